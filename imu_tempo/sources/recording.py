@@ -235,7 +235,9 @@ class RecordingWriter:
     about one second of rows (plus a possibly cut last line, which the
     reader skips with a warning).
 
-    Not thread-safe: call it from one thread (normally the event loop).
+    ``rows_written`` counts the rows handed to the OS, ``synced_rows`` those
+    known to be on disk.  Not thread-safe: call it from one thread (normally
+    the event loop).
     """
 
     def __init__(
@@ -254,6 +256,7 @@ class RecordingWriter:
         self.path = os.fspath(path)
         self.has_gyro = has_gyro
         self.rows_written = 0
+        self.synced_rows = 0
         self._clock = clock
         self._sync_interval_s = float(sync_interval_s)
         self._last_t: float | None = None
@@ -325,3 +328,514 @@ class RecordingWriter:
         f.flush()
         os.fsync(f.fileno())
         self._last_sync_s = self._clock()
+        self.synced_rows = self.rows_written
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+#: A sensor at rest reads about 9.81 m/s^2; the median magnitude of a
+#: recording converted to m/s^2 must fall in this band (generous: it allows
+#: long stretches of hard movement while keeping the units 10x apart).
+RESTING_ACCEL_BAND_MPS2 = (4.0, 25.0)
+
+#: Angular rates above this (99th percentile of |gyro|, rad/s) are beyond any
+#: IMU's range (2000 deg/s = 34.9 rad/s): the file is in deg/s.
+MAX_PLAUSIBLE_GYRO_RADPS = 40.0
+
+#: ``# sample_rate_hz:`` must agree with the median sample spacing within this ratio.
+_RATE_TOLERANCE = (0.8, 1.25)
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """A recording read from a CSV v1 file, in SI units.
+
+    Attributes
+    ----------
+    path : str
+        The file it was read from.
+    t_s : ndarray, shape (n,)
+        Device time in seconds, strictly increasing (read-only).
+    accel : ndarray, shape (n, 3)
+        Acceleration in m/s^2, +9.81 "up" at rest (read-only).
+    gyro : ndarray, shape (n, 3), or None
+        Angular rate in rad/s (read-only), when the file has ``gx,gy,gz``.
+    metadata : dict of str to str
+        The leading ``# key: value`` lines.
+    fs_hz : float
+        Nominal sample rate: ``# sample_rate_hz:`` when present, else
+        ``1 / median(diff(t_s))``.
+    extra_columns : tuple of str
+        Columns in the file that imu-tempo ignores, in file order.
+    skipped_lines : tuple of int
+        1-based line numbers skipped with an :class:`ImuTempoWarning`
+        (a truncated last line).  Blank lines are skipped silently and not listed.
+    """
+
+    path: str
+    t_s: np.ndarray
+    accel: np.ndarray
+    gyro: np.ndarray | None
+    metadata: dict[str, str]
+    fs_hz: float
+    extra_columns: tuple[str, ...] = ()
+    skipped_lines: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = self.t_s.shape[0]
+        if self.t_s.ndim != 1 or self.accel.shape != (n, 3):
+            raise ValueError(f"t_s must be (n,) and accel (n, 3); got {self.t_s.shape} and {self.accel.shape}")
+        if self.gyro is not None and self.gyro.shape != (n, 3):
+            raise ValueError(f"gyro must have shape ({n}, 3), got {self.gyro.shape}")
+        if not (self.fs_hz > 0 and math.isfinite(self.fs_hz)):
+            raise ValueError(f"fs_hz must be a positive number, got {self.fs_hz!r}")
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def name(self) -> str:
+        """The file name without its directory."""
+        return os.path.basename(self.path)
+
+    @property
+    def duration_s(self) -> float:
+        """Device time from the first to the last sample, in seconds."""
+        return float(self.t_s[-1] - self.t_s[0]) if len(self) else 0.0
+
+    def gaps(self) -> list[Gap]:
+        """The gaps in device time (see :func:`find_gaps`)."""
+        return find_gaps(self.t_s, fs_hz=self.fs_hz)
+
+    def blocks(self, block_size: int) -> Iterator[SampleBlock]:
+        """Yield the samples as consecutive :class:`SampleBlock` views.
+
+        Parameters
+        ----------
+        block_size : int
+            Samples per block (the last block may be shorter); at least 1.
+
+        Yields
+        ------
+        SampleBlock
+            Views into this recording's (read-only) arrays with ``fs_hz`` set
+            and ``dropped=0``: gaps stay visible as jumps in ``t_s``.
+        """
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
+            raise ConfigError(f"block_size must be a whole number of samples >= 1, got {block_size!r}")
+        n = len(self)
+        for i in range(0, n, int(block_size)):
+            j = min(i + int(block_size), n)
+            yield SampleBlock(
+                t_s=self.t_s[i:j],
+                accel=self.accel[i:j],
+                gyro=None if self.gyro is None else self.gyro[i:j],
+                fs_hz=self.fs_hz,
+                dropped=0,
+            )
+
+
+def find_gaps(t_s: np.ndarray, *, fs_hz: float) -> list[Gap]:
+    """Find jumps in device time longer than 1.5 sample periods.
+
+    Parameters
+    ----------
+    t_s : ndarray, shape (n,)
+        Device time in seconds, increasing.
+    fs_hz : float
+        Nominal sample rate.
+
+    Returns
+    -------
+    list of Gap
+        One per jump, in time order: ``start_s``/``end_s`` are the samples
+        either side and ``missing = round(dt * fs_hz) - 1`` (at least 1).
+        Nothing is interpolated.
+    """
+    if not (isinstance(fs_hz, (int, float, np.floating, np.integer)) and fs_hz > 0 and math.isfinite(fs_hz)):
+        raise ConfigError(f"fs_hz must be a positive number, got {fs_hz!r}")
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.ndim != 1:
+        raise ValueError(f"t_s must be 1-D, got shape {t.shape}")
+    if t.shape[0] < 2:
+        return []
+    dt = np.diff(t)
+    idx = np.flatnonzero(dt > 1.5 / fs_hz)
+    missing = np.rint(dt[idx] * fs_hz).astype(np.int64) - 1
+    return [Gap(start_s=float(t[i]), end_s=float(t[i + 1]), missing=int(m)) for i, m in zip(idx, missing)]
+
+
+@dataclass
+class _Header:
+    """What the lines before the data say."""
+
+    metadata: dict[str, str] = field(default_factory=dict)
+    metadata_lines: dict[str, int] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    header_line: int = 0
+    data_offset: int = 0  # byte offset of the first data line
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _parse_header(data: bytes, path: str) -> _Header:
+    h = _Header()
+    pos = 0
+    line_no = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl + 1
+        line_no += 1
+        s = _text(data[pos:end]).strip()
+        pos = end
+        if not s:
+            continue
+        if s.startswith("#"):
+            body = s[1:]
+            if ":" in body:
+                key, value = body.split(":", 1)
+                h.metadata[key.strip()] = value.strip()
+                h.metadata_lines[key.strip()] = line_no
+            continue
+        h.names = [c.strip().strip('"').strip().lower() for c in s.split(",")]
+        h.header_line = line_no
+        h.data_offset = pos
+        if nl < 0:
+            missing = [c for c in ("t",) + ACCEL_COLUMNS if c not in h.names]
+            cut = f" (cut while writing? the header lacks {', '.join(missing)})" if missing else ""
+            raise RecordingError(f"the file ends at its header line{cut}: no data rows", path=path, line=line_no)
+        return h
+    if not data.strip():
+        raise RecordingError("the file is empty: expected a header 't,ax,ay,az' and data rows", path=path)
+    raise RecordingError(
+        "only '#' metadata lines, no header 't,ax,ay,az' and no data rows", path=path, line=line_no
+    )
+
+
+def _column_indices(h: _Header, path: str) -> tuple[list[int], bool, tuple[str, ...]]:
+    """Indices of t, ax, ay, az[, gx, gy, gz] in the header; whether gyro is present; extra columns."""
+    names = h.names
+    header_text = ",".join(names)
+    seen: set[str] = set()
+    for n in names:
+        if n in seen and n:
+            raise RecordingError(f"column {n!r} appears twice in the header {header_text!r}", path=path, line=h.header_line)
+        seen.add(n)
+    required = ("t",) + ACCEL_COLUMNS
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise RecordingError(
+            f"missing column(s) {', '.join(missing)}; header found: {header_text!r}; "
+            "expected 't,ax,ay,az' with optional 'gx,gy,gz' (any order, extra columns allowed)",
+            path=path,
+            line=h.header_line,
+        )
+    gyro_present = [c for c in GYRO_COLUMNS if c in names]
+    if gyro_present and len(gyro_present) != 3:
+        lacking = [c for c in GYRO_COLUMNS if c not in names]
+        raise RecordingError(
+            f"gyro columns must come as gx,gy,gz together; header {header_text!r} has "
+            f"{', '.join(gyro_present)} but not {', '.join(lacking)}",
+            path=path,
+            line=h.header_line,
+        )
+    has_gyro = bool(gyro_present)
+    wanted = required + (GYRO_COLUMNS if has_gyro else ())
+    idx = [names.index(c) for c in wanted]
+    extra = tuple(n for n in names if n not in wanted)
+    return idx, has_gyro, extra
+
+
+class _RowParser:
+    """Checks and converts one data line at a time (the slow path that names the bad line)."""
+
+    def __init__(self, *, path: str, names: list[str], idx: list[int]) -> None:
+        self.path = path
+        self.names = names
+        self.idx = idx
+        self.ncols = len(names)
+        self.prev_t: float | None = None
+        self.prev_line: int | None = None
+
+    def cells(self, line: str) -> list[str]:
+        return [c.strip() for c in line.split(",")]
+
+    def values(self, cells: list[str], line_no: int) -> list[float]:
+        if len(cells) != self.ncols:
+            raise RecordingError(
+                f"{len(cells)} cells but the header has {self.ncols} ({','.join(self.names)})",
+                path=self.path,
+                line=line_no,
+            )
+        out: list[float] = []
+        for i in self.idx:
+            txt = cells[i]
+            col = self.names[i]
+            if not txt:
+                raise RecordingError(f"column {col!r} is empty", path=self.path, line=line_no)
+            try:
+                v = float(txt)
+            except ValueError:
+                raise RecordingError(f"column {col!r}: {txt!r} is not a number", path=self.path, line=line_no) from None
+            if not math.isfinite(v):
+                raise RecordingError(
+                    f"column {col!r} holds {txt!r}: NaN and infinite values are not allowed "
+                    "(leave gaps as missing rows; imu-tempo finds them from t)",
+                    path=self.path,
+                    line=line_no,
+                )
+            out.append(v)
+        return out
+
+    def check_time(self, t: float, line_no: int) -> None:
+        if self.prev_t is not None and not t > self.prev_t:
+            how = "repeats" if t == self.prev_t else "goes backwards"
+            raise RecordingError(
+                f"time {how}: t={t!r} here, t={self.prev_t!r} on line {self.prev_line}; "
+                "t must strictly increase (device clock, seconds)",
+                path=self.path,
+                line=line_no,
+            )
+        self.prev_t = t
+        self.prev_line = line_no
+
+    def parse_lines(self, body: bytes, first_line: int) -> np.ndarray:
+        rows: list[list[float]] = []
+        for k, raw in enumerate(body.split(b"\n")):
+            line = _text(raw)
+            if not line.strip():
+                continue
+            line_no = first_line + k
+            vals = self.values(self.cells(line), line_no)
+            self.check_time(vals[0], line_no)
+            rows.append(vals)
+        return np.array(rows, dtype=np.float64).reshape(-1, len(self.idx))
+
+
+def _fast_parse(body: bytes, *, ncols: int, idx: list[int]) -> np.ndarray | None:
+    """Vectorised parse of the data lines; None when anything is off (the slow path then names it)."""
+    try:
+        table = np.loadtxt(io.BytesIO(body), delimiter=",", comments=None, ndmin=2, dtype=np.float64)
+    except ValueError:
+        return None
+    if table.shape[1] != ncols:
+        return None
+    table = table[:, idx]
+    if not np.isfinite(table).all():
+        return None
+    if table.shape[0] > 1 and not (np.diff(table[:, 0]) > 0).all():
+        return None
+    return table
+
+
+def _resolve_unit(
+    kind: str, argument: str | None, h: _Header, table: Mapping[str, float], path: str
+) -> tuple[str, str]:
+    """The unit to apply and where it came from (for messages)."""
+    key = f"{kind}_unit"
+    accepted = ", ".join(repr(u) for u in table)
+    if argument is not None:
+        unit = argument.strip().lower()
+        if unit not in table:
+            raise ConfigError(f"{key} {argument!r} is not supported; use one of {accepted}")
+        return unit, f"--{kind}-unit {unit}"
+    if key in h.metadata:
+        value = h.metadata[key]
+        unit = value.strip().lower()
+        line = h.metadata_lines[key]
+        if unit not in table:
+            raise ConfigError(f"{path}:{line}: '# {key}: {value}' is not a supported unit; use one of {accepted}")
+        return unit, f"'# {key}: {value}' on line {line}"
+    default = next(iter(table))
+    return default, f"the default {default}"
+
+
+def _check_accel_unit(accel_mps2: np.ndarray, unit: str, source: str, explicit: bool, path: str) -> None:
+    lo, hi = RESTING_ACCEL_BAND_MPS2
+    typical = float(np.median(np.linalg.norm(accel_mps2, axis=1)))
+    if lo <= typical <= hi:
+        return
+    raw = typical / ACCEL_UNITS[unit]
+    fits = [u for u, f in ACCEL_UNITS.items() if lo <= raw * f <= hi]
+    head = (
+        f"acceleration looks mis-scaled: its typical magnitude is {typical:.3g} m/s^2 reading the data "
+        f"as {unit} ({source}), but a sensor at rest reads about 9.81 m/s^2."
+    )
+    if not fits:
+        raise UnitError(
+            f"{head} No supported unit (m/s^2, g, mg) gives about 9.81: check that ax,ay,az are raw "
+            "accelerometer readings (gravity not removed) and that the columns are the right ones.",
+            path=path,
+        )
+    good = fits[0]
+    if good == "m/s^2" and explicit:
+        advice = f"The data are already in m/s^2: drop --accel-unit {unit}"
+    elif good == "m/s^2":
+        advice = "The data are already in m/s^2: fix or remove the file's accel_unit line, or pass --accel-unit m/s^2"
+    else:
+        advice = f"The data look like {good}: pass --accel-unit {good}"
+    raise UnitError(f"{head} {advice}.", path=path)
+
+
+def _check_gyro_unit(gyro_radps: np.ndarray, unit: str, source: str, path: str) -> None:
+    if unit != "rad/s" or gyro_radps.shape[0] == 0:
+        return
+    high = float(np.percentile(np.linalg.norm(gyro_radps, axis=1), 99))
+    if high > MAX_PLAUSIBLE_GYRO_RADPS:
+        raise UnitError(
+            f"angular rate looks mis-scaled: {high:.3g} rad/s (99th percentile, reading the data as rad/s "
+            f"from {source}) is beyond any IMU's range; the data look like deg/s: pass --gyro-unit deg/s.",
+            path=path,
+        )
+
+
+def _sample_rate(t: np.ndarray, h: _Header, path: str) -> float:
+    declared = h.metadata.get("sample_rate_hz")
+    spacing = float(np.median(np.diff(t))) if t.shape[0] >= 2 else None
+    if declared is not None:
+        line = h.metadata_lines["sample_rate_hz"]
+        try:
+            fs = float(declared)
+        except ValueError:
+            fs = float("nan")
+        if not (fs > 0 and math.isfinite(fs)):
+            raise RecordingError(f"sample_rate_hz {declared!r} is not a positive number of Hz", path=path, line=line)
+        if spacing is not None:
+            ratio = spacing * fs
+            if not _RATE_TOLERANCE[0] <= ratio <= _RATE_TOLERANCE[1]:
+                raise RecordingError(
+                    f"sample_rate_hz: {declared} disagrees with the data: samples are typically "
+                    f"{spacing:.6g} s apart ({1 / spacing:.4g} Hz); fix or remove the line",
+                    path=path,
+                    line=line,
+                )
+        return fs
+    if spacing is None:
+        raise RecordingError(
+            "only one sample and no '# sample_rate_hz:' line: the sample rate cannot be known", path=path
+        )
+    return 1.0 / spacing
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
+
+
+def read_recording(
+    path: str | os.PathLike[str], *, accel_unit: str | None = None, gyro_unit: str | None = None
+) -> Recording:
+    """Read and check a CSV v1 recording (format: ``recordings/README.md``).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file.
+    accel_unit : {"m/s^2", "g", "mg"} or None
+        Unit of ``ax,ay,az`` in the file.  None: the file's ``# accel_unit:``
+        line if it has one, else m/s^2.  A value given here always wins over
+        the file's line.
+    gyro_unit : {"rad/s", "deg/s"} or None
+        Unit of ``gx,gy,gz``, resolved the same way (default rad/s).
+
+    Returns
+    -------
+    Recording
+        Time in seconds, acceleration in m/s^2 (1 g = 9.80665 m/s^2), angular
+        rate in rad/s.  Gaps in time are kept as they are (see :func:`find_gaps`).
+
+    Raises
+    ------
+    RecordingError
+        The file cannot be opened or read as CSV v1; the message names the
+        file, the line and what is wrong.
+    UnitError
+        The data's magnitude contradicts the unit (1 g read as 1 m/s^2, ...);
+        the message suggests the flag to use.
+    ConfigError
+        An unknown unit name (argument or ``# accel_unit:`` line).
+
+    Warns
+    -----
+    ImuTempoWarning
+        The last line is incomplete (the file ends mid-line, as Ctrl-C or a
+        power loss leaves it): it is skipped and listed in ``skipped_lines``.
+
+    Notes
+    -----
+    Blocking file I/O in the calling thread.  Well-formed files take a
+    vectorised path (``np.loadtxt``); only when that fails is the file
+    scanned line by line to name the bad line.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise RecordingError(f"cannot open the recording: {exc.strerror or exc}", path=p) from None
+    if b"\x00" in data[:4096]:
+        raise RecordingError("this looks like a binary file, not a CSV recording", path=p)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    h = _parse_header(data, p)
+    idx, has_gyro, extra = _column_indices(h, p)
+    accel_u, accel_src = _resolve_unit("accel", accel_unit, h, ACCEL_UNITS, p)
+    gyro_u, gyro_src = _resolve_unit("gyro", gyro_unit, h, GYRO_UNITS, p)
+
+    body = data[h.data_offset :]
+    tail = b""
+    if body and not body.endswith(b"\n"):
+        cut = body.rfind(b"\n") + 1
+        body, tail = body[:cut], body[cut:]
+    first_line = h.header_line + 1
+    parser = _RowParser(path=p, names=h.names, idx=idx)
+    if body.strip():
+        table = _fast_parse(body, ncols=len(h.names), idx=idx)
+        if table is None:
+            table = parser.parse_lines(body, first_line)
+    else:
+        table = np.empty((0, len(idx)))
+    skipped: list[int] = []
+    if tail.strip():
+        # Every writer ends its lines with a newline: a last line without one may have been
+        # cut mid-number ("9.81" -> "9.8"), which no check could tell.  Skip it, loudly.
+        tail_line = first_line + body.count(b"\n")
+        shown = _text(tail).strip()
+        if table.shape[0] == 0:
+            raise RecordingError(
+                f"no complete data row: the only row {shown!r} does not end with a newline "
+                "(cut while writing?); add the newline if the row is complete",
+                path=p,
+                line=tail_line,
+            )
+        warnings.warn(
+            f"{p}:{tail_line}: skipped the last line {shown!r}: it does not end with a newline, so it may "
+            "have been cut mid-write (Ctrl-C, power loss); if it is complete, add a newline at the end",
+            ImuTempoWarning,
+            stacklevel=2,
+        )
+        skipped.append(tail_line)
+    if table.shape[0] == 0:
+        raise RecordingError(f"the header (line {h.header_line}) is followed by no data rows", path=p)
+
+    t = table[:, 0]
+    accel = table[:, 1:4] * ACCEL_UNITS[accel_u]
+    gyro = table[:, 4:7] * GYRO_UNITS[gyro_u] if has_gyro else None
+    _check_accel_unit(accel, accel_u, accel_src, accel_unit is not None, p)
+    if gyro is not None:
+        _check_gyro_unit(gyro, gyro_u, gyro_src, p)
+    fs = _sample_rate(t, h, p)
+    return Recording(
+        path=p,
+        t_s=_readonly(t),
+        accel=_readonly(accel),
+        gyro=None if gyro is None else _readonly(gyro),
+        metadata=dict(h.metadata),
+        fs_hz=fs,
+        extra_columns=extra,
+        skipped_lines=tuple(skipped),
+    )
