@@ -1,24 +1,467 @@
-"""The streaming rep-tempo engine (placeholder: being implemented)."""
+"""The streaming rep-tempo engine: sample blocks in, events out.
+
+Data flow (every arrow is vectorised numpy; Python runs once per block and once
+per movement lobe, never once per sample)::
+
+    SampleBlock --gaps--> ring (t, |accel|) --Hann FIR (linear phase)--> x
+        --LobeScanner--> lobes --RepAssembler--> reps --SetTempo--> events
+
+The engine is *chunk invariant*: any split of the same samples into blocks
+gives identical events, so ``analyze`` (one pass), ``replay`` (paced blocks)
+and ``live`` (whatever the transport delivers) agree to the microsecond.  Each
+event is stamped with the data index that made it knowable, and events of one
+block are emitted in that order.
+
+Gaps (a jump in device time over 1.5 sample periods, or samples a source
+reports as dropped) are reported as :class:`~imu_tempo.types.GapEvent`.  Short
+ones (up to ``MAX_FILL_S``) are bridged linearly *for the filters only* and
+every rep touching them is marked ``gap``; longer ones restart the detector.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import SourceError
+from .filters import StreamingFilter, smoothing_fir
+from .reps import (
+    COL_GAP,
+    COL_M,
+    COL_T,
+    COL_X,
+    N_COLS,
+    DetectorParams,
+    Lobe,
+    LobeScanner,
+    RepAssembler,
+    RepCandidate,
+    refine_rest_boundary,
+)
+from .ring import RingBuffer
 from .settings import Settings
-from .types import Event, SampleBlock
+from .tempo import SetTempo
+from .vertical import VerticalAccel
+from .types import (
+    Event,
+    FailureEvent,
+    Gap,
+    GapEvent,
+    Rep,
+    RepEvent,
+    SampleBlock,
+    SetEndEvent,
+    SetSummary,
+    WarningEvent,
+)
+
+MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
+SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
+RING_EXTRA_S = 12.0  # ring capacity beyond the longest rep: refinement and rests look back this far
+SCHEMA = "imu-tempo.analysis/1"
+
+
+@dataclass
+class _OpenSet:
+    index: int
+    tempo: SetTempo
+    reps: list[Rep]
+    last_end_s: float
 
 
 class Engine:
     """Feed sample blocks in; get events out, in data order.
 
-    ``feed(block)`` returns the events the block settled; ``finish()`` flushes
-    the stream end.  Any split of the same samples into blocks gives the same
-    events.  ``analysis(...)`` returns the ``imu-tempo.analysis/1`` dict.
+    Parameters
+    ----------
+    settings : Settings, optional
+        Tempo, set and detector settings (defaults: 1.2 s, 25 % slowdown, ...).
+    params : DetectorParams, optional
+        Low-level detector constants (rarely changed; recorded in the analysis).
+
+    Notes
+    -----
+    Not thread-safe: call ``feed``/``finish`` from one thread (the event loop).
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, params: DetectorParams | None = None) -> None:
         self.settings = settings or Settings()
+        self.params = params or DetectorParams()
+        self.fs_hz: float | None = None
+        self.gaps: list[Gap] = []
+        self.sets: list[SetSummary] = []
+        self.samples = 0
+        self._open: _OpenSet | None = None
+        self._finished = False
+        self._last_t: float | None = None
+        self._events: list[tuple[int, int, Event]] = []
+        self._seq = 0
 
+    # -- public API -----------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> list[Event]:
-        raise NotImplementedError
+        """Process one block; return the events it settled, in data order."""
+        if self._finished:
+            raise RuntimeError("the engine has finished; create a new Engine for a new stream")
+        n = len(block)
+        if n == 0:
+            return []
+        if self.fs_hz is None:
+            self._setup(block)
+        elif not math.isclose(block.fs_hz, self.fs_hz, rel_tol=1e-6):
+            raise SourceError(
+                f"the sample rate changed from {self.fs_hz:g} Hz to {block.fs_hz:g} Hz mid-stream; "
+                "start a new session for the new rate"
+            )
+        t = np.asarray(block.t_s, dtype=np.float64)
+        a = np.asarray(block.accel, dtype=np.float64)
+        g = None if block.gyro is None else np.asarray(block.gyro, dtype=np.float64)
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(t)) and (g is None or np.all(np.isfinite(g)))):
+            raise SourceError("a block contains NaN or infinite values; the source must drop or repair them")
+        if self.uses_gyro and g is None:
+            raise SourceError("the stream started with gyroscope data and this block has none")
+        m = self.vertical(a, g if self.uses_gyro else None)
+        self._ingest(t, m, dropped=block.dropped)
+        self.samples += n
+        return self._drain()
 
     def finish(self) -> list[Event]:
-        raise NotImplementedError
+        """End of stream: settle what can be settled, close the open set, return the events."""
+        if self._finished:
+            return []
+        self._finished = True
+        if self.fs_hz is not None and self.ring.total > 0:
+            self._flush_filter()
+            self._advance(final=True)
+        self._close_set(index=self._last_index(), end_reason=None)
+        return self._drain()
+
+    def result(self, *, recording: str | None = None) -> dict[str, Any]:
+        """The analysis so far as the ``imu-tempo.analysis/1`` JSON dict (call after :meth:`finish`)."""
+        sets = list(self.sets)
+        return {
+            "schema": SCHEMA,
+            "recording": recording,
+            "sample_rate_hz": None if self.fs_hz is None else round(self.fs_hz, 6),
+            "settings": {**self.settings.to_json(), "detector": _params_json(self.params)},
+            "samples": self.samples,
+            "gaps": {
+                "count": len(self.gaps),
+                "total_s": round(sum(g.duration_s for g in self.gaps), 6),
+                "list": [
+                    {"start_s": round(g.start_s, 6), "end_s": round(g.end_s, 6), "missing": g.missing}
+                    for g in self.gaps
+                ],
+            },
+            "sets": [s.to_json() for s in sets],
+        }
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _setup(self, block: SampleBlock) -> None:
+        fs = float(block.fs_hz)
+        self.fs_hz = fs
+        self.period = 1.0 / fs
+        s = self.settings
+        cap_s = s.max_rep_s + self.params.max_hold_s + RING_EXTRA_S
+        self.ring = RingBuffer.for_duration(seconds=cap_s, fs_hz=fs, channels=N_COLS)
+        taps, self.delay = smoothing_fir(fs_hz=fs, half_width_s=SMOOTH_HALF_WIDTH_S)
+        self.smoother = StreamingFilter(fir=taps)
+        self.uses_gyro = block.gyro is not None
+        self.vertical = VerticalAccel(fs_hz=fs, use_gyro=self.uses_gyro)
+        a0 = np.asarray(block.accel[0], dtype=np.float64)
+        g0 = float(np.sqrt(a0 @ a0))
+        self.scanner = LobeScanner(self.ring, fs_hz=fs, params=self.params, g0=g0)
+        self.assembler = RepAssembler(
+            fs_hz=fs, min_rom_m=s.min_rom_m, min_rep_s=s.min_rep_s, max_rep_s=s.max_rep_s, params=self.params
+        )
+        self.segment_floor = 0  # first raw index of the current continuous segment
+
+    # -- ingest: gaps, ring, smoothing -------------------------------------------------------
+    def _ingest(self, t: np.ndarray, m: np.ndarray, *, dropped: int) -> None:
+        P = self.period
+        if self._last_t is not None:
+            dts = np.diff(t, prepend=self._last_t)
+        else:
+            dts = np.diff(t, prepend=t[0] - P)
+        if np.any(dts <= 0):
+            k = int(np.flatnonzero(dts <= 0)[0])
+            prev = self._last_t if k == 0 else t[k - 1]
+            raise SourceError(
+                f"device time went backwards or repeated ({prev:.6f} s then {t[k]:.6f} s); "
+                "a device reset or clock jump must start a new session"
+            )
+        jumps = np.flatnonzero(dts > 1.5 * P)
+        if dropped > 0 and (jumps.size == 0 or jumps[0] != 0) and self._last_t is not None:
+            jumps = np.concatenate(([0], jumps))
+        pos = 0
+        for k in jumps:
+            k = int(k)
+            if k > pos:
+                self._append(t[pos:k], m[pos:k], gap=np.zeros(k - pos))
+            pos = k
+            if self._last_t is None:
+                continue
+            t_prev = self._last_t
+            missing = max(1, int(round((t[k] - t_prev) / P)) - 1)
+            if k == 0 and dropped > 0:
+                missing = max(missing, dropped)
+            gap = Gap(start_s=t_prev, end_s=float(t[k]), missing=missing)
+            self.gaps.append(gap)
+            self._push(self.ring.total, GapEvent(gap))
+            if missing * P <= MAX_FILL_S:
+                m_prev = float(self.ring.latest(1, COL_M)[0])
+                frac = np.arange(1, missing + 1) / (missing + 1)
+                self._append(
+                    t_prev + frac * (t[k] - t_prev),
+                    m_prev + frac * (m[k] - m_prev),
+                    gap=np.ones(missing),
+                )
+            else:
+                self._hard_break(t_next=float(t[k]))
+        if pos < t.shape[0]:
+            self._append(t[pos:], m[pos:], gap=np.zeros(t.shape[0] - pos))
+
+    def _append(self, t: np.ndarray, m: np.ndarray, *, gap: np.ndarray) -> None:
+        n = t.shape[0]
+        step = max(1, self.ring.capacity // 4)  # the ring must still hold what the detector reads back
+        for a in range(0, n, step):
+            self._append_piece(t[a : a + step], m[a : a + step], gap[a : a + step])
+
+    def _append_piece(self, t: np.ndarray, m: np.ndarray, gap: np.ndarray) -> None:
+        n = t.shape[0]
+        start = self.ring.total
+        rows = np.zeros((n, N_COLS))
+        rows[:, COL_T] = t
+        rows[:, COL_M] = m
+        rows[:, COL_GAP] = gap
+        self.ring.write(rows)
+        self._last_t = float(t[-1])
+        y = self.smoother(m)
+        self._put_smoothed(start, y)
+        self._advance(final=False)
+
+    def _put_smoothed(self, raw_start: int, y: np.ndarray) -> None:
+        # y[k] is the smoothed value centred on raw index raw_start + k - delay
+        c0 = raw_start - self.delay
+        skip = max(0, self.segment_floor - c0)
+        if skip < y.shape[0]:
+            self.ring.put(c0 + skip, COL_X, y[skip:])
+
+    def _flush_filter(self) -> None:
+        """Push the last level through the smoother so the last ``delay`` samples get a value."""
+        if self.delay == 0:
+            return
+        last = float(self.ring.latest(1, COL_M)[0])
+        y = self.smoother(np.full(self.delay, last))
+        c0 = self.ring.total - self.delay
+        skip = max(0, self.segment_floor - c0)
+        if skip < self.delay:
+            self.ring.put(c0 + skip, COL_X, y[skip:])
+
+    def _hard_break(self, *, t_next: float) -> None:
+        """A long gap: settle what came before, then restart the detector for what comes after."""
+        self._flush_filter()
+        self._advance(final=True)
+        self.smoother.reset()
+        self.vertical.reset()
+        self.assembler.reset()
+        self.segment_floor = self.ring.total
+        self.scanner.reset(self.ring.total)
+        self._last_t = None  # the next sample starts a new segment (no gap check against the old one)
+
+    def _last_index(self) -> int:
+        return max(0, self.ring.total - 1) if self.fs_hz is not None else 0
+
+    # -- detection ------------------------------------------------------------------------------
+    def _advance(self, *, final: bool) -> None:
+        stop = self.ring.total if final else self.ring.total - self.delay
+        stop = max(stop, self.scanner.pos)
+        lobes = self.scanner.advance(stop)
+        if final:
+            lobes += self._end_of_data_lobe()
+        for lobe in lobes:
+            for cand in self.assembler.add(lobe):
+                self._emit_rep(cand)
+        if final:
+            self.assembler.reset()
+        self._check_set_end(upto=self.ring.total)
+
+    def _end_of_data_lobe(self) -> list[Lobe]:
+        """At the end of data, a lobe that has come to a stop counts as ending at rest."""
+        sc = self.scanner
+        lobe = sc.pending or sc.cur
+        out: list[Lobe] = []
+        if sc.mode == "move" and sc.cur is not None and sc.cur.sign != 0:
+            if abs(sc.v_prev) < self.params.v_establish_mps:
+                cur = sc.cur
+                if sc.pending is not None:
+                    cur.disp += sc.pending.disp
+                cur.end = float(sc.pos - 1)
+                cur.end_kind = "rest"
+                cur.done_at = sc.pos - 1
+                out.append(cur)
+        del lobe
+        sc.flush()
+        return out
+
+    def _emit_rep(self, c: RepCandidate) -> None:
+        ring, p = self.ring, self.params
+        first, last = c.lobes[0], c.lobes[-1]
+        start = self._refine(c.start, c.start_kind, first, onset=True)
+        end = self._refine(c.end, c.end_kind, last, onset=False)
+        conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
+        conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False)
+        s = self.settings
+        start_s = self._time_at(start) + s.start_offset_s
+        end_s = self._time_at(end) + s.end_offset_s
+        if end_s <= start_s:
+            return
+        conc_s = self._time_at(conc_end) - self._time_at(conc_start)
+        lo = max(ring.first, int(math.floor(start)))
+        hi = min(ring.total, int(math.ceil(end)) + 1)
+        gap = bool(np.any(ring.get(lo, hi, COL_GAP) > 0)) if hi > lo else False
+        key = min(c.done_at + self.delay, ring.total - 1)
+        detected_at_s = float(ring.get(min(key, ring.total - 1), min(key, ring.total - 1) + 1, COL_T)[0])
+        # the set: a rest of set_rest_s since the last rep closes it first
+        self._check_set_end(upto=min(key, ring.total - 1) + 1)
+        if self._open is None:
+            self._open = _OpenSet(
+                index=len(self.sets) + 1,
+                tempo=SetTempo(
+                    threshold_s=s.threshold_s,
+                    slowdown=s.slowdown,
+                    warning_margin=s.warning_margin,
+                    confirm=s.confirm,
+                ),
+                reps=[],
+                last_end_s=end_s,
+            )
+        st = self._open
+        rep_index = len(st.reps) + 1
+        measure = (end_s - start_s) if s.measure == "rep" else max(conc_s, 0.0)
+        judgement, confirmed_now = st.tempo.add(rep_index, measure)
+        rep = Rep(
+            index=rep_index,
+            set_index=st.index,
+            start_s=start_s,
+            end_s=end_s,
+            concentric_s=conc_s if conc_s > 0 else None,
+            detected_at_s=detected_at_s,
+            failure=judgement.failure,
+            warning=judgement.warning,
+            gap=gap,
+            peak_velocity_mps=c.conc.peak_v,
+            rom_m=c.conc.disp,
+            reference_s=judgement.reference_s,
+            slowdown=judgement.slowdown,
+        )
+        st.reps.append(rep)
+        st.last_end_s = max(st.last_end_s, end_s)
+        self._push(key, RepEvent(rep))
+        if judgement.warning and judgement.warning_limit is not None:
+            self._push(key, WarningEvent(rep, judgement.warning_limit))
+        if confirmed_now and st.tempo.first_failure is not None:
+            first_idx, reason = st.tempo.first_failure
+            self._push(key, FailureEvent(rep, reason, first_idx))
+        del p
+
+    def _refine(self, idx: float, kind: str, lobe: Lobe, *, onset: bool) -> float:
+        if kind != "rest":
+            return idx
+        ring = self.ring
+        length = max(2.0, lobe.end - lobe.start)
+        span = int(length * 0.6) + self.scanner.W
+        lo = max(ring.first, self.segment_floor, int(idx) - span - 2)
+        hi = min(ring.total - self.delay if not self._finished else ring.total, int(idx) + span + 3)
+        if hi - lo < 4:
+            return idx
+        x = ring.get(lo, hi, COL_X)
+        sign = lobe.sign if onset else -lobe.sign
+        r = refine_rest_boundary(x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset)
+        # never move a boundary past the lobe's own extent
+        if onset:
+            return float(min(max(r, idx - span), lobe.end))
+        return float(max(min(r, idx + span), lobe.start))
+
+    def _time_at(self, f: float) -> float:
+        ring = self.ring
+        i0 = int(math.floor(f))
+        i0 = min(max(i0, ring.first), ring.total - 2) if ring.total >= 2 else ring.first
+        if ring.total < 2:
+            return float(ring.get(i0, i0 + 1, COL_T)[0])
+        t0, t1 = ring.get(i0, i0 + 2, COL_T)
+        return float(t0 + (f - i0) * (t1 - t0))
+
+    # -- sets ------------------------------------------------------------------------------------
+    def _check_set_end(self, *, upto: int) -> None:
+        """Close the open set if ``set_rest_s`` passed after its last rep, at a sample before ``upto``."""
+        st = self._open
+        if st is None or self.ring.total == 0:
+            return
+        deadline = st.last_end_s + self.settings.set_rest_s
+        lo = max(self.ring.first, self._set_scan_from(st))
+        if upto <= lo:
+            return
+        t = self.ring.get(lo, upto, COL_T)
+        hit = np.flatnonzero(t >= deadline)
+        if hit.size:
+            self._close_set(index=lo + int(hit[0]), end_reason=None)
+        else:
+            self._set_scan_pos = upto
+
+    def _set_scan_from(self, st: _OpenSet) -> int:
+        pos = getattr(self, "_set_scan_pos", 0)
+        return pos
+
+    def _close_set(self, *, index: int, end_reason: str | None) -> None:
+        st = self._open
+        if st is None:
+            return
+        self._open = None
+        reps = tuple(st.reps)
+        ff = st.tempo.first_failure
+        if end_reason is None:
+            end_reason = "tempo_failure" if ff is not None else "stopped"
+        if self.fs_hz is not None and self.ring.total:
+            i = min(max(index, self.ring.first), self.ring.total - 1)
+            ended_at = float(self.ring.get(i, i + 1, COL_T)[0])
+        else:
+            ended_at = reps[-1].end_s
+        summary = SetSummary(
+            index=st.index,
+            start_s=reps[0].start_s,
+            end_s=max(r.end_s for r in reps),
+            reps=reps,
+            first_failure_rep=None if ff is None else ff[0],
+            failure_reason=None if ff is None else ff[1],
+            end_reason=end_reason,
+            ended_at_s=ended_at,
+        )
+        self.sets.append(summary)
+        self._push(index, SetEndEvent(summary))
+
+    # -- event ordering ---------------------------------------------------------------------------
+    def _push(self, key: int, event: Event) -> None:
+        self._events.append((key, self._seq, event))
+        self._seq += 1
+
+    def _drain(self) -> list[Event]:
+        ev = sorted(self._events, key=lambda e: (e[0], e[1]))
+        self._events = []
+        return [e[2] for e in ev]
+
+
+def _params_json(p: DetectorParams) -> dict[str, float]:
+    return {k: getattr(p, k) for k in p.__dataclass_fields__}
+
+
+def analyze_blocks(blocks, settings: Settings | None = None) -> tuple[Engine, list[Event]]:
+    """Run an iterable of blocks through a fresh engine; returns it (finished) and all events."""
+    eng = Engine(settings)
+    events: list[Event] = []
+    for b in blocks:
+        events += eng.feed(b)
+    events += eng.finish()
+    return eng, events

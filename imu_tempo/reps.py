@@ -1,0 +1,470 @@
+"""Rep segmentation: from a movement signal to timed repetitions.
+
+The movement signal is the specific-force magnitude minus gravity,
+``x - g``, which equals the vertical acceleration whatever way the sensor is
+mounted (to first order; exact for vertical movement and any rotation).  Two
+small state machines turn it into reps, both driven only by sample values, so
+any split of the stream into blocks gives the same reps:
+
+``LobeScanner``
+    Integrates ``x - g`` to a vertical velocity from the last *anchor*: a
+    rest (zero-velocity update) or a turnaround (velocity zero crossing).  It
+    cuts the stream into *lobes*: runs of upward or downward movement, each
+    with its start and end (a rest or a turnaround), peak velocity and
+    displacement.  Gravity ``g`` is re-measured at every rest, which removes
+    the sensor's bias as seen in the current orientation.
+
+``RepAssembler``
+    Groups lobes into reps by bookkeeping displacement: a rep must contain a
+    concentric lobe (upward, at least ``min_rom_m``), move back down after it,
+    and return to the level it started from, ending at a rest or at the same
+    kind of turnaround it started at (so continuous kettlebell swings end at
+    the backswing, paused push presses at the rack).  Setting-up moves (a
+    clean to the rack, a walk, a fidget) never return or never rise far
+    enough, and are dropped.
+
+Rest boundaries are refined from the acceleration ramp (extrapolated from 30 %
+and 10 % of the phase's peak acceleration), turnarounds from the velocity zero
+crossing, so timing is sub-sample and does not depend on thresholds in m/s^2.
+
+Indices here are absolute sample indices into the engine's ring buffer;
+fractional indices locate boundaries between samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from .ring import RingBuffer
+
+BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
+
+# Ring columns shared with the engine.
+COL_T, COL_M, COL_X, COL_GAP, COL_V, COL_C = range(6)
+N_COLS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorParams:
+    """Detector constants, in physical units (converted to samples with the stream's rate)."""
+
+    quiet_window_s: float = 0.10  # a rest is this long with the acceleration range below quiet_range
+    quiet_range_mps2: float = 0.45
+    force_rest_s: float = 1.5  # quiet this long is a rest even if the integrated velocity drifted
+    onset_window_s: float = 1.0  # slow movements: velocity gained over this window starts a movement
+    v_establish_mps: float = 0.10  # a lobe exists once its velocity passes this
+    g_min_rest_s: float = 0.25  # rests at least this long re-measure gravity
+    level_tol: float = 0.25  # "back to the start level": within this fraction of the rep's excursion
+    max_hold_s: float = 2.5  # a rest this long inside an unfinished rep abandons it (set-up, re-rack)
+
+
+@dataclass(slots=True)
+class Lobe:
+    sign: int  # +1 upward, -1 downward
+    start: float  # fractional absolute index
+    start_kind: BoundaryKind
+    end: float = float("nan")
+    end_kind: BoundaryKind = "rest"
+    peak_v: float = 0.0  # peak |velocity| in m/s
+    disp: float = 0.0  # signed displacement in m
+    g: float = 9.80665  # gravity estimate used while integrating
+    done_at: int = -1  # absolute index at which the lobe's end became known
+
+
+class LobeScanner:
+    """Cuts the movement signal into lobes; feed it with :meth:`advance`.
+
+    The scanner reads ``x`` (smoothed magnitude, column ``COL_X``) from the
+    ring and writes its integrated velocity (``COL_V``) and rest cumulative
+    sum (``COL_C``) back, so later refinement can read them.
+    """
+
+    def __init__(self, ring: RingBuffer, *, fs_hz: float, params: DetectorParams, g0: float) -> None:
+        self.ring = ring
+        self.fs = fs_hz
+        self.dt = 1.0 / fs_hz
+        self.p = params
+        self.W = max(2, int(round(params.quiet_window_s * fs_hz)))
+        self.Wf = max(self.W + 1, int(round(params.force_rest_s * fs_hz)))
+        self.Wv = max(2, int(round(params.onset_window_s * fs_hz)))
+        self.g = g0
+        self.pos = 0  # next absolute index to scan
+        self.floor = 0  # first valid index (stream start or last reset)
+        self.mode: Literal["rest", "move"] = "rest"
+        self.rest_start = 0
+        self.c_prev = 0.0  # running cumsum of (x - g) dt since rest_start
+        self.v_prev = 0.0
+        self.cur: Lobe | None = None
+        self.pending: Lobe | None = None
+        self.move_from = 0  # no return to rest before this index (avoid re-entering at the same sample)
+
+    # -- public --------------------------------------------------------------------
+    def reset(self, at: int) -> None:
+        """Forget motion state (after a long gap); scanning restarts at ``at`` as a rest."""
+        self.pos = self.floor = self.rest_start = at
+        self.mode = "rest"
+        self.c_prev = self.v_prev = 0.0
+        self.cur = self.pending = None
+
+    def advance(self, stop: int) -> list[Lobe]:
+        """Scan indices up to ``stop`` (exclusive); return the lobes completed, in order."""
+        done: list[Lobe] = []
+        while self.pos < stop:
+            if self.mode == "rest":
+                self._scan_rest(stop)
+            else:
+                self._scan_move(stop, done)
+        return done
+
+    def flush(self) -> list[Lobe]:
+        """End of stream: a lobe still open is incomplete and dropped; nothing more completes."""
+        self.cur = self.pending = None
+        return []
+
+    # -- helpers ---------------------------------------------------------------------
+    def _hist(self, start: int, stop: int, window: int) -> tuple[np.ndarray, int]:
+        lo = max(self.floor, self.ring.first, start - window + 1)
+        return self.ring.get(lo, stop, COL_X), lo
+
+    def _quiet(self, x: np.ndarray, lo: int, start: int, window: int) -> np.ndarray:
+        """Trailing-window range of x below the quiet threshold, for indices [start, lo+len(x))."""
+        # maximum_filter1d with origin shifts the window to end at each sample (trailing window).
+        half = window // 2
+        origin = half if window % 2 else half - 1
+        rng = maximum_filter1d(x, window, mode="nearest", origin=origin) - minimum_filter1d(
+            x, window, mode="nearest", origin=origin
+        )
+        q = rng < self.p.quiet_range_mps2
+        # Windows reaching before the first valid sample are not yet a full window: not quiet.
+        k = start - lo
+        idx = np.arange(start, lo + x.shape[0])
+        q = q[k:] & (idx - window + 1 >= self.floor)
+        return q
+
+    def _scan_rest(self, stop: int) -> None:
+        i = self.pos
+        x, lo = self._hist(i, stop, self.W)
+        q = self._quiet(x, lo, i, self.W)
+        xi = x[i - lo :]
+        d = (xi - self.g) * self.dt
+        c = np.cumsum(np.concatenate(([self.c_prev], d)))[1:]
+        self.ring.put(i, COL_C, c)
+        self.ring.put(i, COL_V, np.zeros_like(c))
+        # velocity gained over the trailing onset window (since the rest started at most)
+        back = np.arange(i, stop) - self.Wv
+        base = np.zeros_like(c)
+        has = back >= self.rest_start
+        if has.any():
+            first_b = int(back[has][0])
+            base_src = self.ring.get(first_b, int(back[has][-1]) + 1, COL_C)
+            base[has] = base_src
+        vsum = c - base
+        trig = (~q) | (np.abs(vsum) >= self.p.v_establish_mps)
+        hits = np.flatnonzero(trig)
+        if hits.size == 0:
+            self.c_prev = float(c[-1])
+            self.pos = stop
+            return
+        j = i + int(hits[0])
+        # Leave the rest: re-measure gravity from it, anchor the velocity before the onset.
+        by_velocity = q[hits[0]]
+        anchor = max(self.rest_start, j - (self.Wv if by_velocity else self.W))
+        if anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
+            self.g = float(np.mean(self.ring.get(self.rest_start, anchor + 1, COL_X)))
+        self.mode = "move"
+        self.cur = Lobe(sign=0, start=float(anchor), start_kind="rest", g=self.g)
+        self.pending = None
+        self.v_prev = 0.0
+        self.move_from = j
+        self.pos = anchor + 1
+
+    def _scan_move(self, stop: int, done: list[Lobe]) -> None:
+        i = self.pos
+        x, lo = self._hist(i, stop, self.Wf)
+        xi = x[i - lo :]
+        v = np.cumsum(np.concatenate(([self.v_prev], (xi - self.g) * self.dt)))[1:]
+        q = self._quiet(x, lo, i, self.W)
+        ql = self._quiet(x, lo, i, self.Wf)
+        idx = np.arange(i, stop)
+        rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
+        cur = self.cur
+        assert cur is not None
+        pend = self.pending
+        if cur.sign == 0:
+            est = np.abs(v) >= self.p.v_establish_mps
+            j = _first(est | rest)
+            if j < 0:
+                return self._consume(v, i, i, stop)
+            if est[j]:
+                cur.sign = 1 if v[j] > 0 else -1
+                return self._consume(v, i, i, i + j + 1)
+            return self._to_rest(v, i, i + j, lobe_done=None, done=done)
+        s = cur.sign
+        if pend is None:
+            cross = s * v < 0
+            j = _first(cross | rest)
+            if j < 0:
+                return self._consume(v, i, i, stop)
+            if rest[j]:
+                return self._to_rest(v, i, i + j, lobe_done=cur, done=done)
+            # zero crossing between i+j-1 and i+j
+            vb = self.v_prev if j == 0 else float(v[j - 1])
+            frac = vb / (vb - float(v[j])) if vb != v[j] else 0.0
+            self._consume(v, i, i, i + j)  # up to (not incl.) the crossing sample, into cur
+            self.pending = Lobe(sign=-s, start=(i + j - 1) + frac, start_kind="up" if s < 0 else "down", g=self.g)
+            return self._consume(v, i, i + j, i + j + 1)
+        est = -s * v >= self.p.v_establish_mps
+        back = s * v > 0
+        j = _first(est | back | rest)
+        if j < 0:
+            return self._consume(v, i, i, stop)
+        if rest[j]:
+            # the crossing was drift at the end of the movement: cur ends at this rest
+            cur.disp += pend.disp
+            self.pending = None
+            return self._to_rest(v, i, i + j, lobe_done=cur, done=done)
+        if back[j]:
+            cur.disp += pend.disp
+            cur.peak_v = max(cur.peak_v, pend.peak_v)
+            self.pending = None
+            return self._consume(v, i, i, i + j + 1)
+        # the new direction is established: cur ended at the crossing
+        cur.end = pend.start
+        cur.end_kind = pend.start_kind
+        cur.done_at = i + j
+        done.append(cur)
+        self.cur = pend
+        self.pending = None
+        return self._consume(v, i, i, i + j + 1)
+
+    def _consume(self, v: np.ndarray, base: int, a: int, b: int) -> None:
+        """Account samples [a, b) to the open lobe; ``v[k]`` is the velocity at index ``base + k``."""
+        seg = v[a - base : b - base]
+        if seg.size:
+            target = self.pending if self.pending is not None else self.cur
+            assert target is not None
+            target.disp += float(seg.sum()) * self.dt
+            if target.sign != 0:
+                target.peak_v = max(target.peak_v, float(np.max(target.sign * seg)))
+            self.ring.put(a, COL_V, seg)
+            self.v_prev = float(seg[-1])
+        self.pos = max(self.pos, b)
+
+    def _to_rest(self, v: np.ndarray, i: int, j_abs: int, *, lobe_done: Lobe | None, done: list[Lobe]) -> None:
+        self._consume(v, i, i, j_abs + 1)
+        rest_start = max(self.floor, j_abs - self.W + 1, int(np.ceil(self.cur.start)) + 1 if self.cur else 0)
+        if lobe_done is not None:
+            lobe_done.end = float(rest_start)
+            lobe_done.end_kind = "rest"
+            lobe_done.done_at = j_abs
+            done.append(lobe_done)
+        self.mode = "rest"
+        self.cur = self.pending = None
+        self.rest_start = rest_start
+        self.v_prev = 0.0
+        # restart the rest cumsum at rest_start: rescan from there in rest mode
+        self.c_prev = 0.0
+        rescan_from = max(rest_start, self.move_from + 1)
+        self.pos = max(rescan_from, j_abs + 1)
+        if self.pos > rest_start:
+            xs = self.ring.get(rest_start, self.pos, COL_X)
+            c = np.cumsum((xs - self.g) * self.dt)
+            self.ring.put(rest_start, COL_C, c)
+            self.c_prev = float(c[-1])
+
+
+def _first(mask: np.ndarray) -> int:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else -1
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RepCandidate:
+    """A rep in sample indices, before boundary refinement and timing."""
+
+    start: float
+    start_kind: BoundaryKind
+    end: float
+    end_kind: BoundaryKind
+    conc: Lobe
+    lobes: tuple[Lobe, ...]
+    done_at: int
+
+
+@dataclass
+class _Open:
+    lobes: list[Lobe] = field(default_factory=list)
+    levels: list[float] = field(default_factory=lambda: [0.0])  # cumulative displacement at each boundary
+
+
+class RepAssembler:
+    """Groups lobes into reps (see the module docstring for the rules)."""
+
+    def __init__(self, *, fs_hz: float, min_rom_m: float, min_rep_s: float, max_rep_s: float, params: DetectorParams):
+        self.fs = fs_hz
+        self.min_rom = min_rom_m
+        self.min_rep = min_rep_s * fs_hz
+        self.max_rep = max_rep_s * fs_hz
+        self.p = params
+        self.open = _Open()
+
+    def reset(self) -> None:
+        self.open = _Open()
+
+    def add(self, lobe: Lobe) -> list[RepCandidate]:
+        out: list[RepCandidate] = []
+        o = self.open
+        if o.lobes:
+            last = o.lobes[-1]
+            # a long rest inside an unfinished rep: it was a set-up move, not a rep
+            if last.end_kind == "rest" and (lobe.start - last.end) > self.p.max_hold_s * self.fs:
+                self.open = o = _Open()
+            # too long to be one rep: drop lobes from the front until it fits
+            while o.lobes and (lobe.end - o.lobes[0].start) > self.max_rep:
+                self._drop_first()
+        if not o.lobes and abs(lobe.disp) < 0.25 * self.min_rom:
+            return out  # a fidget between reps
+        # a second big concentric while the first has come back down: split before it
+        if lobe.sign > 0 and lobe.disp >= self.min_rom and o.lobes:
+            conc = self._conc(o.lobes)
+            if conc is not None and lobe.disp >= 0.5 * conc.disp and self._has_return(o.lobes, conc):
+                cand = self._candidate(o, force=True, done_at=lobe.done_at)
+                self.open = o = _Open()
+                if cand is not None:
+                    out.append(cand)
+        o.lobes.append(lobe)
+        o.levels.append(o.levels[-1] + lobe.disp)
+        cand = self._candidate(o, force=False, done_at=lobe.done_at)
+        if cand is not None:
+            out.append(cand)
+            self.open = _Open()
+        return out
+
+    # -- rules -------------------------------------------------------------------------
+    def _conc(self, lobes: list[Lobe]) -> Lobe | None:
+        ups = [lb for lb in lobes if lb.sign > 0 and lb.disp >= self.min_rom]
+        return max(ups, key=lambda lb: lb.disp) if ups else None
+
+    @staticmethod
+    def _has_return(lobes: list[Lobe], conc: Lobe) -> bool:
+        k = lobes.index(conc)
+        return any(lb.sign < 0 for lb in lobes[k + 1 :])
+
+    def _drop_first(self) -> None:
+        o = self.open
+        d = o.lobes.pop(0).disp
+        o.levels = [lv - d for lv in o.levels[1:]] if len(o.levels) > 1 else [0.0]
+
+    def _candidate(self, o: _Open, *, force: bool, done_at: int) -> RepCandidate | None:
+        lobes = o.lobes
+        if not lobes:
+            return None
+        conc = self._conc(lobes)
+        if conc is None or not self._has_return(lobes, conc):
+            return None
+        last = lobes[-1]
+        levels = o.levels
+        k_conc = lobes.index(conc)
+        excursion = max(levels) - min(levels)
+        end_level = levels[-1]
+        end_kind = last.end_kind
+        if not force:
+            if end_kind != "rest":
+                # continuous reps end at the same kind of turnaround they start at; decided below
+                pass
+            # boundaries before the concentric lobe at the end level
+        # candidate starts: boundary b (before lobe b) for b <= k_conc
+        tol = self.p.level_tol * excursion
+        starts = []
+        for b in range(k_conc + 1):
+            kind = lobes[b].start_kind
+            if abs(levels[b] - end_level) <= tol:
+                starts.append((b, kind))
+        if not starts:
+            if not force:
+                return None
+            starts = [(0, lobes[0].start_kind)]
+        same = [s for s in starts if s[1] == end_kind]
+        b, kind = (same or starts)[-1]
+        if not force:
+            # an unforced end must be a rest, or the same turnaround kind as the start
+            if end_kind != "rest" and end_kind != kind:
+                return None
+            if end_kind != "rest" and not same:
+                return None
+        start = lobes[b].start
+        if last.end - start < self.min_rep:
+            return None
+        return RepCandidate(
+            start=start,
+            start_kind=kind,
+            end=last.end,
+            end_kind=end_kind,
+            conc=conc,
+            lobes=tuple(lobes[b:]),
+            done_at=done_at,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundary refinement
+
+
+def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse: float, span: int, onset: bool) -> float:
+    """Sub-sample time of a movement leaving (``onset``) or reaching a rest.
+
+    ``x`` holds samples for absolute indices ``[lo, lo + len(x))``.  For an
+    onset, the acceleration of sign ``sign`` ramps up after ``coarse``; the
+    boundary is the ramp extrapolated to zero through its 10 % and 30 % points
+    (relative to the phase's peak within ``span`` samples).  For a rest end the
+    mirror image is used.  Falls back to ``coarse`` when no clean ramp exists.
+    """
+    n = x.shape[0]
+    a = sign * (x - g)
+    c = int(round(coarse)) - lo
+    if onset:
+        seg_lo, seg_hi = max(0, c - 2), min(n, c + span)
+    else:
+        seg_lo, seg_hi = max(0, c - span), min(n, c + 2)
+    if seg_hi - seg_lo < 3:
+        return coarse
+    seg = a[seg_lo:seg_hi]
+    p = int(np.argmax(seg))
+    peak = float(seg[p])
+    if peak <= 0:
+        return coarse
+    lo30, lo10 = 0.3 * peak, 0.1 * peak
+    if onset:
+        # walk back from the peak
+        below30 = np.flatnonzero(seg[:p] < lo30)
+        if below30.size == 0:
+            return coarse
+        k30 = int(below30[-1])
+        t30 = k30 + (lo30 - seg[k30]) / (seg[k30 + 1] - seg[k30])
+        below10 = np.flatnonzero(seg[: k30 + 1] < lo10)
+        if below10.size == 0:
+            return coarse
+        k10 = int(below10[-1])
+        t10 = k10 + (lo10 - seg[k10]) / (seg[k10 + 1] - seg[k10])
+        t0 = t10 - (t30 - t10) * 0.5
+        return lo + seg_lo + t0
+    after = seg[p + 1 :]
+    below30 = np.flatnonzero(after < lo30)
+    if below30.size == 0:
+        return coarse
+    k30 = p + 1 + int(below30[0])
+    t30 = k30 - 1 + (seg[k30 - 1] - lo30) / (seg[k30 - 1] - seg[k30])
+    below10 = np.flatnonzero(seg[k30:] < lo10)
+    if below10.size == 0:
+        return coarse
+    k10 = k30 + int(below10[0])
+    t10 = k10 - 1 + (seg[k10 - 1] - lo10) / (seg[k10 - 1] - seg[k10])
+    t0 = t10 + (t10 - t30) * 0.5
+    return lo + seg_lo + t0
