@@ -664,10 +664,15 @@ def _check_accel_unit(accel_mps2: np.ndarray, unit: str, source: str, explicit: 
         f"acceleration looks mis-scaled: its typical magnitude is {typical:.3g} m/s^2 reading the data "
         f"as {unit} ({source}), but a sensor at rest reads about 9.81 m/s^2."
     )
-    if not fits:
+    # Gravity is always in raw accelerometer data, so their mean vector is far from zero;
+    # "linear acceleration" exports (gravity removed) average out to about zero.
+    mean_norm = float(np.linalg.norm(accel_mps2.mean(axis=0)))
+    gravity_removed = accel_mps2.shape[0] >= 10 and mean_norm < 0.25 * typical
+    if not fits or gravity_removed:
+        why = "Their mean is near zero, as if gravity was removed" if gravity_removed else "No supported unit gives about 9.81"
         raise UnitError(
-            f"{head} No supported unit (m/s^2, g, mg) gives about 9.81: check that ax,ay,az are raw "
-            "accelerometer readings (gravity not removed) and that the columns are the right ones.",
+            f"{head} {why}: imu-tempo needs raw accelerometer readings (gravity not removed) in m/s^2, g "
+            "or mg; check the sensor's export settings and that ax,ay,az are the right columns.",
             path=path,
         )
     good = fits[0]
