@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
             except ImportError as exc:
                 p.set_defaults(_import_error=exc)
                 continue
-            adder = getattr(mod, f"add_{name}_arguments", None) or getattr(mod, "add_arguments")
+            adder = getattr(mod, f"add_{name}_arguments", None) or getattr(mod, "add_arguments", None)
+            if adder is None:
+                p.set_defaults(_import_error=ImportError(f"{module} does not define the command"))
+                continue
             adder(p)
         p.set_defaults(_command=name, _module=module)
     return parser

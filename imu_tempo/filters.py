@@ -2,8 +2,8 @@
 
 ``StreamingFilter`` wraps ``scipy.signal.lfilter``/``sosfilt`` with an explicit
 ``zi`` that starts at the first sample's level, so the output does not ring
-from zero at start-up.  Filtering a signal in chunks gives bit-for-bit the
-result of one pass (the defining test in ``tests/unit/test_filters.py``).
+from zero at start-up.  Filtering a signal in chunks gives the result of one
+pass to floating-point rounding (about 1e-15) (the defining test in ``tests/unit/test_filters.py``).
 
 ``smoothing_fir`` designs the engine's light, *linear-phase* smoother: its
 output is the input smoothed symmetrically around the sample ``delay`` samples
