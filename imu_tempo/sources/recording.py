@@ -844,3 +844,119 @@ def read_recording(
         extra_columns=extra,
         skipped_lines=tuple(skipped),
     )
+
+
+# ---------------------------------------------------------------------------
+# Replay
+
+
+class ReplaySource:
+    """Yield a recording as sample blocks, paced by device time.
+
+    Parameters
+    ----------
+    recording : Recording
+        What to replay (see :func:`read_recording`).
+    speed : float or None
+        Playback speed: 1.0 is real time, 2.0 twice as fast.  Each block is
+        released when its last sample is due, at ``start + (t - t0) / speed``
+        on ``clock``, where ``start`` is when iteration began and ``t0`` the
+        first sample's time; a late host gets the overdue blocks at once
+        (after a ``sleep(0)``) and the schedule does not drift.  None replays
+        as fast as possible, still yielding to the event loop (``sleep(0)``)
+        whenever ``max_busy_s`` of ``clock`` time went by without a pause.
+    block_size : int or None
+        Samples per block; None uses ``max(1, round(fs_hz / 50))``, about one
+        BLE notification.
+    clock : callable returning float
+        Monotonic host clock in seconds (injectable for tests); also stamps
+        ``SampleBlock.host_time_s``.
+    sleep : async callable taking seconds
+        How to wait (injectable for tests).
+
+    Raises
+    ------
+    ConfigError
+        ``speed`` or ``block_size`` out of range.
+    SourceError
+        Iterated outside ``async with``.
+
+    Notes
+    -----
+    A :class:`~imu_tempo.sources.Source`: iterate inside ``async with``.
+    Runs on the event loop that iterates it.  Blocks are read-only views of
+    the recording's arrays, with ``dropped=0`` (gaps are jumps in ``t_s``).
+    """
+
+    #: Longest stretch of ``clock`` time (s) without yielding to the loop at ``speed=None``.
+    max_busy_s = 0.02
+
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        speed: float | None = 1.0,
+        block_size: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if speed is not None and (
+            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (speed > 0 and math.isfinite(speed))
+        ):
+            raise ConfigError(
+                f"speed must be a positive number (1.0 = real time) or None (as fast as possible), got {speed!r}"
+            )
+        if block_size is None:
+            block_size = max(1, round(recording.fs_hz / 50.0))
+        elif isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ConfigError(f"block_size must be a whole number of samples >= 1, got {block_size!r}")
+        self.recording = recording
+        self.speed = None if speed is None else float(speed)
+        self.block_size = int(block_size)
+        self.name = recording.name
+        self._clock = clock
+        self._sleep = sleep
+        self._entered = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"ReplaySource({self.recording.path!r}, speed={self.speed!r}, block_size={self.block_size})"
+
+    async def __aenter__(self) -> ReplaySource:
+        self._entered = True
+        self._closed = False
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closed = True
+
+    def __aiter__(self) -> AsyncIterator[SampleBlock]:
+        if not self._entered or self._closed:
+            raise SourceError(f"{self.name}: iterate a ReplaySource inside 'async with source:'")
+        return self._blocks()
+
+    async def _blocks(self) -> AsyncIterator[SampleBlock]:
+        rec = self.recording
+        if len(rec) == 0:
+            return
+        t0 = float(rec.t_s[0])
+        start = self._clock()
+        last_pause = start
+        for block in rec.blocks(self.block_size):
+            if self._closed:
+                return
+            if self.speed is None:
+                if self._clock() - last_pause >= self.max_busy_s:
+                    await self._sleep(0)
+                    last_pause = self._clock()
+            else:
+                wait = start + (float(block.t_s[-1]) - t0) / self.speed - self._clock()
+                await self._sleep(wait if wait > 0 else 0)
+            yield SampleBlock(
+                t_s=block.t_s,
+                accel=block.accel,
+                gyro=block.gyro,
+                fs_hz=block.fs_hz,
+                dropped=0,
+                host_time_s=self._clock(),
+            )
