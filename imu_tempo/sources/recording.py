@@ -173,6 +173,8 @@ def write_recording(
     ValueError
         Wrong shapes, non-finite values or time not strictly increasing
         (nothing is written).
+    RecordingError
+        The file cannot be written (the message names it and the OS reason).
     ConfigError
         Metadata that cannot be written as one ``# key: value`` line, or
         that declares a unit other than m/s^2 / rad/s.
@@ -188,11 +190,14 @@ def write_recording(
     text = _header_text(has_gyro=gyro is not None, metadata=metadata) + _format_rows(table)
     target = os.fspath(path)
     tmp = target + ".partial"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise RecordingError(f"cannot write the recording: {exc.strerror or exc}", path=target) from None
 
 
 def _refuse_unit_metadata(metadata: Mapping[str, str] | None) -> None:
@@ -260,7 +265,10 @@ class RecordingWriter:
         self._clock = clock
         self._sync_interval_s = float(sync_interval_s)
         self._last_t: float | None = None
-        self._file: IO[str] | None = open(self.path, "w", encoding="utf-8", newline="\n")
+        try:
+            self._file: IO[str] | None = open(self.path, "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise RecordingError(f"cannot create the recording: {exc.strerror or exc}", path=self.path) from None
         self._file.write(header)
         self._sync()
 
@@ -937,26 +945,29 @@ class ReplaySource:
 
     async def _blocks(self) -> AsyncIterator[SampleBlock]:
         rec = self.recording
-        if len(rec) == 0:
+        n = len(rec)
+        if n == 0:
             return
-        t0 = float(rec.t_s[0])
+        t, accel, gyro = rec.t_s, rec.accel, rec.gyro
+        t0 = float(t[0])
         start = self._clock()
         last_pause = start
-        for block in rec.blocks(self.block_size):
+        for i in range(0, n, self.block_size):
             if self._closed:
                 return
+            j = min(i + self.block_size, n)
             if self.speed is None:
                 if self._clock() - last_pause >= self.max_busy_s:
                     await self._sleep(0)
                     last_pause = self._clock()
             else:
-                wait = start + (float(block.t_s[-1]) - t0) / self.speed - self._clock()
+                wait = start + (float(t[j - 1]) - t0) / self.speed - self._clock()
                 await self._sleep(wait if wait > 0 else 0)
             yield SampleBlock(
-                t_s=block.t_s,
-                accel=block.accel,
-                gyro=block.gyro,
-                fs_hz=block.fs_hz,
+                t_s=t[i:j],
+                accel=accel[i:j],
+                gyro=None if gyro is None else gyro[i:j],
+                fs_hz=rec.fs_hz,
                 dropped=0,
                 host_time_s=self._clock(),
             )

@@ -606,6 +606,15 @@ class TestBlocks:
             list(rec.blocks(size))  # type: ignore[arg-type]
 
 
+def test_unwritable_path_is_a_recording_error(tmp_path: Path) -> None:
+    t, a, _ = at_rest(3)
+    missing_dir = tmp_path / "no" / "such" / "dir.csv"
+    with pytest.raises(RecordingError, match="cannot write the recording"):
+        write_recording(missing_dir, t_s=t, accel=a)
+    with pytest.raises(RecordingError, match="cannot create the recording"):
+        RecordingWriter(missing_dir, has_gyro=False)
+
+
 def test_no_leftover_partial_file_on_overwrite(tmp_path: Path) -> None:
     t, a, _ = at_rest(3)
     p = tmp_path / "x.csv"
