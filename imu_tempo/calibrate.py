@@ -82,6 +82,9 @@ DRIFT_MIN_T = 3.0
 """...and only kept when it is this many standard errors away from zero..."""
 MAX_DRIFT_PPM = 5000.0
 """...and no larger than this (29.97 fps taken as 30 fps is 1000 ppm)."""
+AMBIGUOUS_SCORE = 0.85
+"""An alignment is flagged ambiguous when a clearly different one scores this fraction of it.
+(On simulated sessions with 50 ms detector noise, the runner-up scores at most about 0.73.)"""
 SEARCH_DRIFT_PPM = 2000.0
 """The offset search also tries clock drifts up to this (ppm) when the session is long enough to matter."""
 
@@ -390,9 +393,10 @@ class Alignment:
     residual_ms : float
         Root-mean-square of the start and end differences of the matched reps after
         alignment (ms).
-    runner_up_offset_s, runner_up_matched : float or None, int or None
-        The best clearly different offset and how many reps it matched, for judging
-        how certain the alignment is (None when there was no other candidate).
+    runner_up_offset_s, runner_up_matched, runner_up_score : float, int, float, or None
+        The best alignment that pairs the reps clearly differently: its offset, how many
+        reps it matched, and its match score relative to the chosen one (1.0: as good),
+        for judging how certain the alignment is (None when there was no other candidate).
     """
 
     offset_s: float
@@ -408,6 +412,7 @@ class Alignment:
     residual_ms: float
     runner_up_offset_s: float | None = None
     runner_up_matched: int | None = None
+    runner_up_score: float | None = None
 
     def to_video_s(self, sensor_s: float) -> float:
         """A sensor time (s) on the video's clock (s)."""
@@ -415,8 +420,16 @@ class Alignment:
 
     @property
     def ambiguous(self) -> bool:
-        """True when a clearly different offset matched nearly as many reps."""
-        return self.runner_up_matched is not None and self.runner_up_matched >= max(MIN_MATCHED, len(self.pairs) - 1)
+        """True when a clearly different pairing fits almost as well (score >= :data:`AMBIGUOUS_SCORE`).
+
+        Typical of evenly paced continuous reps (swings) when both sides miss the first and
+        last reps of the sets: pairing each rep with its neighbour fits almost as well.
+        """
+        return (
+            self.runner_up_score is not None
+            and self.runner_up_score >= AMBIGUOUS_SCORE
+            and (self.runner_up_matched or 0) >= MIN_MATCHED
+        )
 
 
 def _arrays(reps: Sequence[Rep], marks: Sequence[VideoMark]) -> tuple[np.ndarray, ...]:
@@ -577,7 +590,7 @@ def align(
     tol = float(tolerance_s)
 
     def result(off: float, ppm: float, pairs: list[tuple[int, int, float]], method: Literal["auto", "given"],
-               fitted: bool, note: str, tried: int, runner: tuple[float, int] | None) -> Alignment:
+               fitted: bool, note: str, tried: int, runner: tuple[float, int, float] | None) -> Alignment:
         matched_s = {i for i, _, _ in pairs}
         matched_v = {j for _, j, _ in pairs}
         d = ppm * 1e-6
@@ -592,6 +605,7 @@ def align(
             residual_ms=rms,
             runner_up_offset_s=None if runner is None else float(runner[0]),
             runner_up_matched=None if runner is None else int(runner[1]),
+            runner_up_score=None if runner is None else round(float(runner[2]), 3),
         )
 
     if offset_s is not None:
@@ -679,7 +693,7 @@ def align(
     best_pairs = {(i, j) for i, j, _ in pairs}
     runner = next(
         (
-            (r[1], len(r[5])) for r in refined[1:]
+            (r[1], len(r[5]), r[0] / score) for r in refined[1:]
             if r[5] and len(best_pairs & {(i, j) for i, j, _ in r[5]}) < 0.5 * min(len(best_pairs), len(r[5]))
         ),
         None,
@@ -1045,7 +1059,13 @@ class _Bench:
         self.settings = settings
         self.raw = settings.replace(start_offset_s=0.0, end_offset_s=0.0, calibration=None)
         self.tolerance_s = tolerance_s
-        self.base = Profile(settings.start_offset_s, settings.end_offset_s, ())
+        # Detector values of the starting settings that differ from the defaults (an existing
+        # profile's) stay in every profile fitted from here, so a saved profile stands alone.
+        defaults = Settings()
+        base_detector = _items(
+            {k: getattr(settings, k) for k in DETECTOR_BOUNDS if getattr(settings, k) != getattr(defaults, k)}
+        )
+        self.base = Profile(settings.start_offset_s, settings.end_offset_s, base_detector)
         self._reps: dict[tuple[int, tuple[tuple[str, float], ...]], tuple[Rep, ...]] = {}
         self._reports: dict[tuple[int, Profile], Report] = {}
         self._base_alignment: dict[int, Alignment] = {}
@@ -1107,10 +1127,9 @@ def _measurably_better(new: Summary, old: Summary) -> bool:
 
 
 def _fit(bench: _Bench, train: Sequence[tuple[int, int]] | None, *, tune_detector: bool) -> Profile:
-    detector: dict[str, float] = {}
+    detector: dict[str, float] = dict(bench.base.detector)
     if tune_detector:
-        trial = Profile(bench.base.start_offset_s, bench.base.end_offset_s, ())
-        best = bench.summary(trial, train)
+        best = bench.summary(bench.base, train)
         for name, grid in DETECTOR_GRID.items():
             lo, hi = DETECTOR_BOUNDS[name]
             chosen = dict(detector)
@@ -1413,6 +1432,7 @@ def _report_json(rp: Report, k: int) -> dict[str, Any]:
         "candidates_tried": al.candidates_tried,
         "runner_up_offset_s": _s(al.runner_up_offset_s),
         "runner_up_matched": al.runner_up_matched,
+        "runner_up_score": al.runner_up_score,
         "alignment_ambiguous": al.ambiguous,
         "matched": rp.matched,
         "missed": len(rp.missed),
@@ -1680,19 +1700,22 @@ def plot_calibration(cal: Calibration, path: str | Path) -> Path:
     ax.legend(loc="best", fontsize=8)
     for k, rp in enumerate(cal.reports):
         ax = axes[1 + k]
-        marks_ = [e for e in rp.per_rep]
-        for e in marks_:
-            ax.plot([e.video_start_s, e.video_end_s], [1, 1], color="tab:blue", lw=6, solid_capstyle="butt")
-            ax.plot([e.sensor_start_s, e.sensor_end_s], [0, 0], color="tab:orange", lw=6, solid_capstyle="butt")
-        for m, _ in rp.missed:
-            ax.plot([m.start_s, m.end_s], [1, 1], color="tab:red", lw=6, solid_capstyle="butt")
-        for r, _ in rp.extra:
-            a, b = rp.alignment.to_video_s(r.start_s), rp.alignment.to_video_s(r.end_s)
-            ax.plot([a, b], [0, 0], color="tab:red", lw=6, solid_capstyle="butt")
+
+        def bars(spans: list[tuple[float, float]], y: float, color: str, label: str | None) -> None:
+            if spans:
+                ax.broken_barh([(a, b - a) for a, b in spans], (y - 0.3, 0.6), facecolors=color,
+                               edgecolors="white", linewidth=0.8, label=label)
+
+        bars([(e.video_start_s, e.video_end_s) for e in rp.per_rep], 1, "tab:blue", "video rep")
+        bars([(e.sensor_start_s, e.sensor_end_s) for e in rp.per_rep], 0, "tab:orange", "sensor rep")
+        bars([(m.start_s, m.end_s) for m, _ in rp.missed], 1, "tab:red", "missed / extra")
+        bars([(rp.alignment.to_video_s(r.start_s), rp.alignment.to_video_s(r.end_s)) for r, _ in rp.extra],
+             0, "tab:red", None if rp.missed else "missed / extra")
         ax.set_yticks([0, 1], ["sensor", "video"])
         ax.set_ylim(-0.7, 1.7)
-        ax.set_xlabel("video time (s)  (red: missed or extra)")
-        ax.set_title(Path(rp.recording).name, fontsize=9)
+        ax.set_xlabel("video time (s)")
+        ax.set_title(f"{Path(rp.recording).name}: reps on the video's clock", fontsize=9)
+        ax.legend(loc="upper right", fontsize=7, ncols=3)
     p = Path(path)
     try:
         fig.savefig(p, dpi=110)

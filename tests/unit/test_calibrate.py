@@ -230,6 +230,7 @@ class TestAlign:
         assert len(al.pairs) == len(truth) - 1
         assert [marks[j].notes for j in al.missed] == ["invented"]  # the video's extra rep
         assert [truth_of(sens[i], truth) for i in al.extra] == [dropped]  # the rep the video left out
+        assert not al.ambiguous
 
     @pytest.mark.parametrize("seed", range(4))
     def test_missing_and_extra_on_both_sides_at_the_edges(self, seed):
@@ -250,6 +251,20 @@ class TestAlign:
         al = align(reps, marks)
         assert al.offset_s == pytest.approx(333.3, abs=1e-6)
         assert al.extra == (0,)
+
+    def test_ambiguous_when_a_neighbour_pairing_fits_as_well(self):
+        # Continuous 1 s swings; the sensor misses the first and last two and lags more and more:
+        # pairing each sensor rep with the next video rep fits about as well as the right pairing.
+        marks = [VideoMark(k, 200.0 + k, 201.0 + k) for k in range(1, 13)]
+        lag = np.linspace(0.0, 0.3, 8)
+        reps = [Rep(k, 1, k + lag[n], k + 1 + lag[n], None, k + 1) for n, k in enumerate(range(3, 11))]
+        al = align(reps, marks)
+        assert al.ambiguous and al.runner_up_score >= 0.85
+        truth = compare(reps, marks, al, settings=Settings())
+        assert "WARNING: another offset" in format_text(
+            calibrate([marked("r", None, marks, fixed(reps))], settings=Settings(), tune_detector=False)
+        )
+        assert truth.matched == 8
 
     def test_drift_is_estimated_over_a_long_session(self):
         rng = np.random.default_rng(7)
@@ -594,3 +609,26 @@ class TestReport:
         pytest.importorskip("matplotlib")
         out = plot_calibration(cal[0], tmp_path / "errors.png")
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class TestStartingFromAProfile:
+    def test_existing_profile_is_before_and_new_profile_stands_alone(self):
+        data = biased_sessions(2, start_bias_s=0.1, end_bias_s=-0.08, seed=60)
+        seen = []
+
+        def detect_for(sens):
+            def detect(settings):
+                seen.append((settings.start_offset_s, settings.end_offset_s, settings.min_rom_m))
+                return sens
+            return detect
+
+        sessions = [marked(n, t, m, detect_for(s)) for n, t, m, s, _ in data]
+        old = Settings(start_offset_s=-0.05, end_offset_s=0.05, min_rom_m=0.06, calibration="old.toml")
+        cal = calibrate(sessions, settings=old, tune_detector=False)
+        # The engine is always asked for raw reps (offsets applied here), with the old detector setting.
+        assert set(seen) == {(0.0, 0.0, 0.06)}
+        # "before" is with the old profile: half of the 180 ms duration error corrected.
+        assert cal.before.duration.bias_ms == pytest.approx(-80, abs=15)
+        assert cal.profile.end_offset_s - cal.profile.start_offset_s == pytest.approx(0.18, abs=0.02)
+        assert dict(cal.profile.detector) == {"min_rom_m": 0.06}  # kept, so the new file stands alone
+        assert abs(cal.after.duration.bias_ms) < 5
