@@ -156,6 +156,9 @@ class SimPeripheral:
         Device clock at power-on (e.g. just before a u32 wrap).
     advertising_interval_ms : float
         Advertising interval (20 ms: the fastest legal, keeps tests quick).
+    motion_from_stream_start : bool
+        Play the motion from its beginning when the (first) stream starts, instead of from
+        power-on: makes what a test receives independent of how long connecting took.
     """
 
     service_uuid: ClassVar[str]
@@ -177,6 +180,7 @@ class SimPeripheral:
         max_connections: int = 1,
         clock_start_s: float = 0.0,
         advertising_interval_ms: float = 20.0,
+        motion_from_stream_start: bool = False,
     ) -> None:
         if speed <= 0 or frame_samples < 1 or conn_interval_s <= 0:
             raise ValueError("speed, frame_samples and conn_interval_s must be positive")
@@ -193,6 +197,8 @@ class SimPeripheral:
         self.max_connections = int(max_connections)
         self.clock_start_s = float(clock_start_s)
         self.advertising_interval_ms = float(advertising_interval_ms)
+        self.motion_from_stream_start = motion_from_stream_start
+        self._motion_k0: dict[float, int] = {}
         self.log = SentLog()
         self.fs_hz: float | None = None  # rate of the running stream
         self.device: Device | None = None
@@ -279,7 +285,8 @@ class SimPeripheral:
 
     def samples(self, k: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray | None]:
         """True accel (m/s^2) and gyro (rad/s) of samples ``k`` (nominal time ``k / fs``)."""
-        return self.motion.at(np.asarray(k, dtype=np.float64) / fs_hz)
+        k0 = self._motion_k0.get(fs_hz, 0) if self.motion_from_stream_start else 0
+        return self.motion.at((np.asarray(k, dtype=np.float64) - k0) / fs_hz)
 
     # -- to be provided by each protocol ---------------------------------------------------------
 
@@ -312,6 +319,7 @@ class SimPeripheral:
         self.fs_hz = fs_hz
         self.log.starts += 1
         self._next_sample[conn] = self.sample_index_now(fs_hz)
+        self._motion_k0.setdefault(fs_hz, self._next_sample[conn])
         self._streams[conn] = asyncio.get_running_loop().create_task(self._stream_loop(conn, fs_hz))
 
     def end_stream(self, conn: Connection) -> None:

@@ -198,9 +198,10 @@ class Timeline:
 
         reanchored = self._implausible(first_t, last, host_s)
         if reanchored is not None:
-            # Shift the origin so that this frame starts where the host clock says it should.
+            # Shift the origin so that this frame ends where the host clock says it should:
+            # its last sample arrived ``host_gap`` after the previous frame's last sample.
             host_gap = self._host_gap(host_s)
-            missing = max(0, int(round(host_gap / period)) - 1)
+            missing = max(0, int(round(host_gap / period)) - n)
             new_first = last + (missing + 1) * period
             self.origin_raw_s += first_t - new_first
             return self._gap_placement(new_first, n, last, missing, reanchored=reanchored)
@@ -258,7 +259,7 @@ class Timeline:
             self.origin_raw_s = 0.0
             return Placement(t_s=period * np.arange(n))
         if self._reconnected_after_s is not None:
-            missing = max(0, int(round(self._host_gap(host_s) / period)) - 1)
+            missing = max(0, int(round(self._host_gap(host_s) / period)) - n)
             if missing:
                 first = last + (missing + 1) * period
                 return self._gap_placement(first, n, last, missing, reanchored="no device clock")
