@@ -483,10 +483,10 @@ class TestFitProfile:
         cal = calibrate(sessions, settings=Settings(), tune_detector=False)
         cv = cal.cross_validation
         assert cv.after.duration.mae_ms > 1.5 * cv.before.duration.mae_ms
-        assert "does not carry over" in format_text(cal)
+        assert "worse on sets it was not fitted on" in format_text(cal)
 
     def test_detector_setting_is_tuned_when_it_measurably_helps(self):
-        # The athlete's short-range reps (ROM 0.065 m) fall under the default min_rom_m (0.08) and are
+        # The athlete's short-range reps (ROM 0.065 m) fall under min_rom_m (0.08) and are
         # missed; small bumps in the rests (0.035 m) must stay out.
         data = []
         for k in range(3):
@@ -504,9 +504,9 @@ class TestFitProfile:
                 return [r for r, rom in zip(sens_all, roms) if rom >= settings.min_rom_m]
 
             data.append(marked(f"s{k}", truth, marks, detect))
-        cal = calibrate(data, settings=Settings(), tune_detector=True)
+        cal = calibrate(data, settings=Settings(min_rom_m=0.08), tune_detector=True)
         det = dict(cal.profile.detector)
-        assert det.get("min_rom_m") in (0.04, 0.06)
+        assert det.get("min_rom_m") in (0.04, 0.056)  # 0.5 and 0.7 x 0.08: between bumps and short reps
         assert cal.before.missed == 9 and cal.after.missed == 0 and cal.after.extra == 0
         cv = cal.cross_validation
         assert cv.after.missed == 0 and cv.before.missed == 9
