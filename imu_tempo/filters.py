@@ -42,6 +42,8 @@ class StreamingFilter:
         """Filter the next samples of a 1-D signal; returns an array of the same length."""
         if x.shape[0] == 0:
             return x.astype(np.float64, copy=True)
+        if self.fir is not None and self.fir.shape[0] == 1:
+            return x * float(self.fir[0])  # a single tap has no state
         if self.zi is None:
             self.zi = self._steady_state(float(x[0]))
         if self.sos is not None:

@@ -54,11 +54,13 @@ class DetectorParams:
 
     quiet_window_s: float = 0.10  # a rest is this long with the acceleration range below quiet_range
     quiet_range_mps2: float = 0.45
-    force_rest_s: float = 1.5  # quiet this long is a rest even if the integrated velocity drifted
+    rest_level_mps2: float = 1.2  # ... and within this of gravity (a free fall is steady too)
+    force_rest_s: float = 0.3  # quiet this long is a rest even if the integrated velocity drifted (ZUPT)
     onset_window_s: float = 1.0  # slow movements: velocity gained over this window starts a movement
     v_establish_mps: float = 0.10  # a lobe exists once its velocity passes this
     g_min_rest_s: float = 0.25  # rests at least this long re-measure gravity
     level_tol: float = 0.25  # "back to the start level": within this fraction of the rep's excursion
+    max_lobe_s: float = 4.0  # one upward or downward phase never lasts longer (else: drift; re-anchor)
     max_hold_s: float = 2.5  # a rest this long inside an unfinished rep abandons it (set-up, re-rack)
 
 
@@ -91,6 +93,7 @@ class LobeScanner:
         self.W = max(2, int(round(params.quiet_window_s * fs_hz)))
         self.Wf = max(self.W + 1, int(round(params.force_rest_s * fs_hz)))
         self.Wv = max(2, int(round(params.onset_window_s * fs_hz)))
+        self.max_lobe = int(round(params.max_lobe_s * fs_hz))
         self.g = g0
         self.pos = 0  # next absolute index to scan
         self.floor = 0  # first valid index (stream start or last reset)
@@ -101,6 +104,7 @@ class LobeScanner:
         self.cur: Lobe | None = None
         self.pending: Lobe | None = None
         self.move_from = 0  # no return to rest before this index (avoid re-entering at the same sample)
+        self._prev_lobe: Lobe | None = None
 
     # -- public --------------------------------------------------------------------
     def reset(self, at: int) -> None:
@@ -109,6 +113,7 @@ class LobeScanner:
         self.mode = "rest"
         self.c_prev = self.v_prev = 0.0
         self.cur = self.pending = None
+        self._prev_lobe = None
 
     def advance(self, stop: int) -> list[Lobe]:
         """Scan indices up to ``stop`` (exclusive); return the lobes completed, in order."""
@@ -138,7 +143,9 @@ class LobeScanner:
         rng = maximum_filter1d(x, window, mode="nearest", origin=origin) - minimum_filter1d(
             x, window, mode="nearest", origin=origin
         )
-        q = rng < self.p.quiet_range_mps2
+        # still *and* at 1 g: a free fall (a jump's flight) is steady too, but it is no rest
+        dev = maximum_filter1d(np.abs(x - self.g), window, mode="nearest", origin=origin)
+        q = (rng < self.p.quiet_range_mps2) & (dev < self.p.rest_level_mps2)
         # Windows reaching before the first valid sample are not yet a full window: not quiet.
         k = start - lo
         idx = np.arange(start, lo + x.shape[0])
@@ -191,6 +198,10 @@ class LobeScanner:
         ql = self._quiet(x, lo, i, self.Wf)
         idx = np.arange(i, stop)
         rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
+        # No phase of a rep lasts this long: the velocity has drifted.  Re-anchor as if at rest;
+        # the assembler drops the lobe (it never returns to its start level).
+        open_since = (self.pending or self.cur).start if (self.pending or self.cur) else i
+        rest |= (idx - open_since) > self.max_lobe
         cur = self.cur
         assert cur is not None
         pend = self.pending
@@ -239,7 +250,30 @@ class LobeScanner:
         done.append(cur)
         self.cur = pend
         self.pending = None
-        return self._consume(v, i, i, i + j + 1)
+        self._consume(v, i, i, i + j + 1)
+        self._cycle_update(cur)
+        return None
+
+    def _cycle_update(self, done_lobe: Lobe) -> None:
+        """Re-measure gravity over the last up+down cycle (its mean acceleration is zero).
+
+        Without rests (continuous swings, a noisy sensor that never looks still),
+        this is what keeps the integrated velocity from drifting.  The velocity
+        at the current sample is kept; only the slope of the drift changes.
+        """
+        prev = self._prev_lobe
+        self._prev_lobe = done_lobe
+        if prev is None or prev.sign == done_lobe.sign or prev.end != done_lobe.start:
+            return
+        if prev.start_kind == "rest":
+            return  # the rest itself re-measured gravity; only continuous movement needs this
+        lo = int(np.ceil(prev.start))
+        hi = int(np.floor(done_lobe.end)) + 1
+        if hi - lo < 4 or lo < max(self.floor, self.ring.first):
+            return
+        self.g = float(np.mean(self.ring.get(lo, hi, COL_X)))
+        if self.cur is not None:
+            self.cur.g = self.g
 
     def _consume(self, v: np.ndarray, base: int, a: int, b: int) -> None:
         """Account samples [a, b) to the open lobe; ``v[k]`` is the velocity at index ``base + k``."""
@@ -264,6 +298,7 @@ class LobeScanner:
             done.append(lobe_done)
         self.mode = "rest"
         self.cur = self.pending = None
+        self._prev_lobe = None
         self.rest_start = rest_start
         self.v_prev = 0.0
         # restart the rest cumsum at rest_start: rescan from there in rest mode
@@ -385,6 +420,9 @@ class RepAssembler:
         starts = []
         for b in range(k_conc + 1):
             kind = lobes[b].start_kind
+            if end_kind != "rest" and kind == "rest":
+                # a rest followed by upward movement is a bottom position, like a bottom turnaround
+                kind = "up" if lobes[b].sign > 0 else "down"
             if abs(levels[b] - end_level) <= tol:
                 starts.append((b, kind))
         if not starts:
@@ -393,12 +431,9 @@ class RepAssembler:
             starts = [(0, lobes[0].start_kind)]
         same = [s for s in starts if s[1] == end_kind]
         b, kind = (same or starts)[-1]
-        if not force:
-            # an unforced end must be a rest, or the same turnaround kind as the start
-            if end_kind != "rest" and end_kind != kind:
-                return None
-            if end_kind != "rest" and not same:
-                return None
+        if not force and end_kind != "rest" and not same:
+            return None  # an unforced end is a rest, or the same kind of turnaround as the start
+        kind = lobes[b].start_kind
         start = lobes[b].start
         if last.end - start < self.min_rep:
             return None

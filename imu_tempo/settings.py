@@ -34,7 +34,7 @@ class Settings:
     """Reps shorter than this are movement noise, not reps."""
     max_rep_s: float = 8.0
     """Movement bouts longer than this without returning to the start are not one rep."""
-    min_rom_m: float = 0.08
+    min_rom_m: float = 0.15
     """The concentric phase must move at least this far (metres, from integrated acceleration)."""
     # -- calibration (from ``imu-tempo calibrate --save``) ------------------------------------
     start_offset_s: float = 0.0

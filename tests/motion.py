@@ -1,0 +1,76 @@
+"""A tiny analytic motion generator for engine tests (independent of imu_tempo.simulate).
+
+Vertical minimum-jerk phases with exact accelerations, any sensor mount rotation, optional
+gyro (zero: the mount is fixed), noise from a fixed seed.  Returns (t_s, accel, gyro, truth)
+with truth = [(start_s, end_s, concentric_s), ...].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+G = 9.80665
+
+
+def _minjerk_acc(T: float, d: float, tau: np.ndarray) -> np.ndarray:
+    return d / T**2 * (60 * tau - 180 * tau**2 + 120 * tau**3)
+
+
+def vertical_session(
+    *,
+    fs_hz: float = 100.0,
+    reps: int = 6,
+    pattern: str = "up_first",  # up_first (pull-up), down_first (push press), continuous (swing)
+    concentric_s: float | list[float] = 0.6,
+    eccentric_s: float = 0.9,
+    pause_s: float = 0.8,
+    lead_s: float = 3.0,
+    tail_s: float = 3.0,
+    noise: float = 0.03,
+    seed: int = 0,
+    gyro: bool = False,
+    rom_m: float = 0.5,
+):
+    """Phases are laid on a fine 10 kHz grid, then sampled at fs_hz."""
+    conc = list(concentric_s) if isinstance(concentric_s, (list, tuple)) else [concentric_s] * reps
+    phases: list[tuple[float, float]] = [(lead_s, 0.0)]  # (duration, displacement) ; 0 = hold
+    truth = []
+    t = lead_s
+    for k in range(reps):
+        c = conc[k]
+        start = t
+        if pattern == "up_first":
+            seq = [(c, rom_m), (0.2, 0.0), (eccentric_s, -rom_m)]
+            conc_s = c
+        elif pattern == "down_first":
+            seq = [(0.3, -0.12), (c, rom_m + 0.12), (0.3, 0.0), (eccentric_s, -rom_m)]
+            conc_s = c
+        elif pattern == "continuous":
+            seq = [(c, rom_m), (eccentric_s, -rom_m)]
+            conc_s = c
+        else:
+            raise ValueError(pattern)
+        phases += seq
+        t += sum(d for d, _ in seq)
+        truth.append((start, t, conc_s))
+        if pattern != "continuous" and k < reps - 1:
+            phases.append((pause_s, 0.0))
+            t += pause_s
+    phases.append((tail_s, 0.0))
+    total = sum(d for d, _ in phases)
+    n = int(np.floor(total * fs_hz))
+    ts = np.arange(n) / fs_hz
+    acc = np.zeros(n)
+    t0 = 0.0
+    for dur, disp in phases:
+        sel = (ts >= t0) & (ts < t0 + dur)
+        if disp != 0.0:
+            acc[sel] = _minjerk_acc(dur, disp, (ts[sel] - t0) / dur)
+        t0 += dur
+    rng = np.random.default_rng(seed)
+    f = np.zeros((n, 3))
+    f[:, 2] = acc + G
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    f = f @ q.T + rng.normal(0.0, noise, (n, 3))
+    w = rng.normal(0.0, 0.002, (n, 3)) if gyro else None
+    return ts, f, w, truth
