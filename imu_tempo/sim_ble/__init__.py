@@ -73,6 +73,10 @@ class DemoTarget:
     link: Any
     peripheral: Any = None
     peripherals: list[Any] = field(default_factory=list)
+    #: What the sensor plays (from the start of the stream), and its length in session seconds:
+    #: a live run can stop once ``BleSource`` blocks reach ``last_t_s``.
+    motion: Any = None
+    last_t_s: float | None = None
 
 
 @asynccontextmanager
@@ -82,7 +86,7 @@ async def demo_ble_peripheral(
     model: str = "Sense",
     motion: Any = None,
     exercise: str = "kettlebell_swing",
-    sets: int = 2,
+    sets: int = 1,
     reps: int | None = None,
     seed: int = 0,
     speed: float = 1.0,
@@ -101,7 +105,8 @@ async def demo_ble_peripheral(
     model : {"Sense", "H10"}
         Polar model (delta frames at 52 Hz, or raw frames at up to 200 Hz).
     motion : Motion, optional
-        What it measures; default: ``sets`` simulated sets of ``exercise`` (repeating).
+        What it measures; default: ``sets`` simulated sets of ``exercise``.  The motion
+        plays from the moment the host starts the stream; afterwards the sensor rests.
     speed : float
         Device time per host second (1.0 = real time).
     drift_ppm, drop_frames
@@ -125,11 +130,12 @@ async def demo_ble_peripheral(
         raise ValueError(f"no simulated peripheral for profile {profile!r}; choose from {', '.join(PERIPHERALS)}")
     link = SimLink()
     if motion is None:
-        motion = default_motion(exercise=exercise, sets=sets, reps=reps, seed=seed, repeat=True)
+        motion = default_motion(exercise=exercise, sets=sets, reps=reps, seed=seed)
     kwargs: dict[str, Any] = dict(
         link=link, address="F0:00:00:00:00:01", motion=motion, speed=speed, drift_ppm=drift_ppm,
         drop_frames=drop_frames, **peripheral_kwargs,
     )
+    kwargs.setdefault("motion_from_stream_start", True)
     if profile == "polar":
         kwargs.setdefault("model", model)
         kwargs.setdefault("frame_samples", 18 if model == "Sense" else 36)
@@ -146,6 +152,7 @@ async def demo_ble_peripheral(
         yield DemoTarget(
             name=periph.name, backend=BumbleClient, scanner_backend=BumbleScanner,
             backend_kwargs={"link": link}, link=link, peripheral=periph, peripherals=[periph],
+            motion=motion, last_t_s=None if motion.repeat else motion.duration_s,
         )
     finally:
         if task is not None:

@@ -621,6 +621,13 @@ class PolarPeripheral(SimPeripheral):
         else:
             await self._respond(conn, op, meas, 1)
 
+    async def stop_from_device(self) -> None:
+        """End every ACC stream from the sensor's side ("online measurement stopped", ``01 02``)."""
+        assert self.device is not None
+        for conn in list(self._streams):
+            self.end_stream(conn)
+            await self.device.indicate_subscriber(conn, self._cp, bytes([0x01, pmd.MEAS_ACC]))
+
     def mg_counts(self, k: np.ndarray, fs_hz: float) -> np.ndarray:
         acc, _ = self.samples(k, fs_hz)
         mg = acc / G * 1000.0

@@ -354,3 +354,37 @@ def test_missing_bumble_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "bumble.link", None)
     with pytest.raises(ImportError, match=r"pip install 'imu-tempo\[sim\]'"):
         sim_ble.require_bumble()
+
+
+def test_a_stalled_stream_counts_as_lost(arun) -> None:
+    with pytest.raises(SourceLost) as info:
+
+        async def raising():
+            async with sensor(NusPeripheral, drop_frames=set(range(4, 100_000))) as (link, periph):
+                src = source_for(link, periph, stall_s=0.3, reconnect_s=0.5, scan_timeout_s=0.2)
+                async with src:
+                    await take(src, samples=10_000)
+
+        arun(raising())
+    assert info.value.reason == "stalled" and "sent nothing for 0.3 s" in str(info.value)
+
+
+def test_device_stopping_the_stream_is_restarted(arun) -> None:
+    async def go():
+        async with sensor(PolarPeripheral, model="H10", frame_samples=10) as (link, periph):
+            events: list[StatusEvent] = []
+
+            async def on_block(block: SampleBlock, blocks: list[SampleBlock]) -> None:
+                if len(blocks) == 3:
+                    await periph.stop_from_device()
+
+            src = source_for(link, periph, events)
+            async with src:
+                await take(src, samples=200, on_block=on_block)
+                return events, src.stats(), periph.log.starts
+
+    events, stats, starts = arun(go())
+    lost = next(e for e in events if e.state == "lost")
+    assert lost.details["reason"] == "stopped_by_device" and "stopped the accelerometer stream" in lost.message
+    assert "resumed" in [e.state for e in events] and starts == 2
+    assert stats["reconnects"] == 1 and stats["profile"] == "polar" and stats["samples"] >= 150

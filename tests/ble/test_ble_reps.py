@@ -66,8 +66,8 @@ def test_reps_over_ble_match_batch_analysis_of_the_same_samples(arun) -> None:
     t_batch = periph.device_time_s(k, fs) - periph.device_time_s(k0, fs)
     # The transport's part: BLE delivered exactly these samples at exactly these device times.
     np.testing.assert_allclose(t, t_batch, atol=1e-9)
-    np.testing.assert_array_equal(np.concatenate([b.accel for b in blocks]), acc)
-    np.testing.assert_array_equal(np.concatenate([b.gyro for b in blocks]), gyr)
+    np.testing.assert_allclose(np.concatenate([b.accel for b in blocks]), acc, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([b.gyro for b in blocks]), gyr, rtol=1e-12, atol=1e-12)
 
     batch = Engine()
     batch_events = batch.feed(SampleBlock(t_s=t_batch, accel=acc, gyro=gyr, fs_hz=fs)) + batch.finish()

@@ -147,6 +147,7 @@ class BleSource:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._last_arrival: float | None = None
+        self._outage_start: float | None = None
         self._good_frames = 0
         self._bad_in_row = 0
         self._entered = False
@@ -187,6 +188,23 @@ class BleSource:
         if self._queue is None:
             raise RuntimeError("enter the source (`async with source:`) before iterating it")
         return self._blocks()
+
+    def stats(self) -> dict[str, Any]:
+        """Health counters for status lines and recording metadata (plain JSON types)."""
+        tl = self.timeline
+        return {
+            "format": f"ble/{self.profile}" if self.profile else "ble",
+            "port": self.name,
+            "profile": self.profile,
+            "stream": self.stream_description,
+            "fs_hz": None if self._stream is None else self._stream.fs_hz,
+            "mtu": self.mtu,
+            "samples": 0 if tl is None else tl.samples_placed,
+            "dropped_samples": 0 if tl is None else tl.samples_dropped,
+            "lost_notifications": 0 if tl is None else tl.frames_lost,
+            "reconnects": self.reconnects,
+            "device_time_origin_s": None if tl is None else tl.origin_raw_s,
+        }
 
     # -- the consumer side -------------------------------------------------------------------------
 
@@ -381,7 +399,11 @@ class BleSource:
         last_arrival = self._last_arrival if self._last_arrival is not None else lost_at
         await self._emit("lost", message, reason=reason, reconnect_s=self._reconnect_s)
         await self._drop_client()
-        deadline = lost_at + self._reconnect_s
+        # The outage lasts until samples flow again: a device that reconnects but never sends
+        # (stalls again) does not restart the clock.
+        if self._outage_start is None:
+            self._outage_start = lost_at
+        deadline = self._outage_start + self._reconnect_s
         delay = self.backoff_initial_s
         attempt = 0
         last_exc: BaseException | None = None
@@ -465,6 +487,7 @@ class BleSource:
             return
         if frame is not None:
             self._last_arrival = host_s
+            self._outage_start = None
             self._put(("frame", frame, host_s, conn_id))
 
     def _on_control(self, conn_id: int, kind: str, message: str) -> None:
