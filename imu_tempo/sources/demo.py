@@ -229,6 +229,13 @@ class SimulatedWearable:
             err, self._error = self._error, None
             raise err
 
+    def finished(self) -> bool:
+        """True once every sample was sent or discarded; re-raises a failure of the thread."""
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+        return self.done.is_set()
+
     def __enter__(self) -> SimulatedWearable:
         return self.start()
 

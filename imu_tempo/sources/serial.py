@@ -56,6 +56,12 @@ from .wire import WireDecoder, WireStats
 __all__ = ["SerialSource", "SerialStats", "PortInfo", "list_ports", "WEARABLE_USB_IDS"]
 
 
+class _OverflowStarted:
+    """Queue item: the hand-over is full and the reader thread started dropping blocks."""
+
+    __slots__ = ()
+
+
 class _Lost:
     """Queue item: the reader thread lost the port."""
 
@@ -240,9 +246,12 @@ class SerialSource:
         n = len(block)
         with self._lock:
             if self._pending + n > self.max_pending_samples:
+                first = self._overflow_to_mark == 0
                 self.overflow_dropped += n
                 self._unreported_overflow += n
                 self._overflow_to_mark += n
+                if first:
+                    self._post(_OverflowStarted())  # in order: after the blocks still queued
                 return None
             self._pending += n
             mark, self._overflow_to_mark = self._overflow_to_mark, 0
@@ -276,7 +285,7 @@ class SerialSource:
         lost_stalled = False
         announce: str | None = "streaming"
         last_health = (0, 0)
-        last_health_t = time.monotonic()
+        last_health_t = -1e9  # the first damage is reported at once, then at most once a second
         while True:
             allowed = self.stall_s if self._streamed else self.first_data_s
             timeout = max(0.01, last_data + allowed - time.monotonic())
@@ -316,11 +325,19 @@ class SerialSource:
                 self._last_t_s = float(item.t_s[-1])
                 now = time.monotonic()
                 if now - last_health_t >= 1.0:
-                    last_health = await self._report_health(last_health, item)
-                    last_health_t = now
+                    reported = await self._report_health(last_health, item)
+                    if reported != last_health:
+                        last_health, last_health_t = reported, now
                 yield item
             elif isinstance(item, StatusEvent):
                 await self._emit(item)
+            elif isinstance(item, _OverflowStarted):
+                await self._emit(StatusEvent(
+                    state="overflow",
+                    message=(f"{self.port}: the analysis fell behind by {self.max_pending_samples} samples; "
+                             f"dropping new samples until it catches up (the count follows)"),
+                    at_s=self._last_t_s, details={"dropped": 0, "total_dropped": self.overflow_dropped},
+                ))
             elif isinstance(item, _Lost):
                 if lost_since is None:
                     lost_since, lost_stalled, lost_reason = time.monotonic(), False, item.reason

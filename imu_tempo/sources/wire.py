@@ -550,6 +550,7 @@ class WireStats:
     duplicate_frames: int = 0
     frames_before_header: int = 0
     restarts: int = 0
+    jitter_clamps: int = 0
     last_text: str | None = None
     skew_ppm: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
@@ -597,6 +598,7 @@ class FrameStream:
         self.duplicate_frames = 0
         self.frames_before_header = 0
         self.text_frames = 0
+        self.jitter_clamps = 0
         self.last_text: str | None = None
         self._warned_no_header = False
 
@@ -659,10 +661,12 @@ class FrameStream:
         t0 = unwrap_u32(f.t0_us, previous=self._last_t0_unwrapped)
         tl = self._tl
         dropped = 0
+        start_session_us: float | None = None
         if tl.last_device_us is None:
             tl.offset_us = 0.0  # session time is device time
         else:
             assert self._last_seq is not None and self._last_t0_unwrapped is not None
+            assert tl.last_session_end_us is not None
             seq_delta = (f.seq - self._last_seq) % _U16
             if seq_delta == 0 and t0 == self._last_t0_unwrapped and not self._link_break:
                 self.duplicate_frames += 1
@@ -671,10 +675,12 @@ class FrameStream:
             missing_t = int(round(jump_us / period_us))
             missing_seq = (seq_delta - 1) * self._last_n if seq_delta else 0
             tol = 2 * max(self._last_n, 1) + 0.02 * abs(missing_t)
-            consistent = jump_us > -0.5 * period_us and abs(missing_t - missing_seq) <= tol
-            if jump_us <= -0.5 * period_us or (self._link_break and not consistent):
-                start_us = tl.rebase(t0, host_time_s=host_time_s, period_us=period_us)
-                gap_s = (start_us - tl.last_session_end_us) / 1e6 if tl.last_session_end_us else 0.0
+            big_back = jump_us < -max(500_000.0, 50 * period_us)
+            consistent = not big_back and abs(missing_t - missing_seq) <= tol
+            if (self._link_break and not consistent) or (big_back and seq_delta != 1):
+                before = tl.last_session_end_us
+                start_session_us = tl.rebase(t0, host_time_s=host_time_s, period_us=period_us)
+                gap_s = (start_session_us - before) / 1e6
                 dropped = max(0, int(round(gap_s * h.fs_hz)))
                 events.append(StatusEvent(
                     state="device_restarted",
@@ -684,11 +690,23 @@ class FrameStream:
                     ),
                     details={"bridged_s": round(gap_s, 6)},
                 ))
-            elif seq_delta != 1 or missing_t > 0:
-                # A sequence gap, or a device-time jump: the device clock is the truth.
-                dropped = max(missing_t, 0) if missing_t > 0 else max(missing_seq, 0)
+            else:
+                if seq_delta == 1:
+                    # No frame lost; a jump of two periods or more is a loss inside the device (FIFO
+                    # overflow), less is timestamp jitter.
+                    dropped = missing_t if missing_t >= 2 else 0
+                elif missing_t > 0 and abs(missing_t - missing_seq) <= tol:
+                    dropped = missing_t  # frames lost: the device clock says how many samples
+                else:
+                    dropped = missing_seq
+                start_session_us = t0 + tl.offset_us
+                if start_session_us < tl.last_session_end_us - 0.5 * period_us:
+                    # Timestamp jitter larger than half a period: never overlap the samples before.
+                    start_session_us = tl.last_session_end_us + dropped * period_us
+                    self.jitter_clamps += 1
         self._link_break = False
-        start_session_us = t0 + tl.offset_us
+        if start_session_us is None:
+            start_session_us = t0 + tl.offset_us
         n = f.n
         t_s = (start_session_us + np.arange(n) * period_us) / 1e6
         counts = f.samples.astype(float)
@@ -766,6 +784,7 @@ class TextStream:
         self.dropped_samples = 0
         self.gaps = 0
         self.bad_rows = 0
+        self.jitter_clamps = 0
 
     def link_reset(self) -> None:
         self._link_break = True
@@ -855,17 +874,20 @@ class TextStream:
                 step = t - self._prev_t
                 if self._link_break:
                     # Back after a reconnect: did the device clock run on, or restart?
+                    # No sequence numbers in text: ask the host clock where the device clock should be
+                    # now.  A restarted clock is off by the whole session so far; latency is not.
                     expected = self.clock.to_device(host_time_s) * 1e6 if self.clock.ready else None
-                    gap_us = t + tl.offset_us - (tl.last_session_end_us or 0.0)
-                    plausible = expected is not None and abs(t + tl.offset_us - expected) <= 1e6 + 0.1 * gap_us
+                    outage_us = 0.0 if expected is None else expected - (tl.last_session_end_us or 0.0)
+                    plausible = expected is not None and abs(t + tl.offset_us - expected) <= max(
+                        1e6, 0.5 * outage_us)
                     if step > 0 and plausible:
                         dropped = max(0, int(round(step / period_us)) - 1)
                     else:
                         dropped = self._rebase(t, host_time_s, period_us, events)
                 elif step < -1e6:
                     dropped = self._rebase(t, host_time_s, period_us, events)  # the device restarted
-                elif step <= 0.5 * period_us:
-                    self.bad_rows += 1  # repeated or out of order: a corrupted line
+                elif step < -max(2 * period_us, 2000.0):
+                    self.bad_rows += 1  # out of order: a corrupted line
                     continue
                 elif step > self.SUSPICIOUS_JUMP_S * 1e6:
                     if i + 1 >= len(rows):
@@ -884,11 +906,18 @@ class TextStream:
                 run_dropped = dropped
                 self.dropped_samples += dropped
                 self.gaps += 1
-            run_t.append(t + tl.offset_us)
+            t_sess = t + tl.offset_us
+            if self._prev_t is not None and tl.last_session_end_us is not None:
+                floor = tl.last_session_end_us - 0.5 * period_us  # half a period after the previous row
+                if t_sess < floor:
+                    # Quantised or jittery stamps (millis() at 1 kHz): keep the sample, in order.
+                    t_sess = floor
+                    self.jitter_clamps += 1
+            run_t.append(t_sess)
             run_v.append(rows[i, 1:])
             self._prev_t = t
             tl.last_device_us = t + period_us
-            tl.last_session_end_us = t + tl.offset_us + period_us
+            tl.last_session_end_us = t_sess + period_us
             tl.last_host_s = host_time_s
         flush()
         return events
@@ -1011,6 +1040,7 @@ class WireDecoder:
                 samples=ts.samples, dropped_samples=ts.dropped_samples, gaps=ts.gaps,
                 frames=self.lines.lines, corrupt_frames=ts.bad_rows,
                 garbage_bytes=garbage + self.lines.garbage_bytes, restarts=ts.restarts,
+                jitter_clamps=ts.jitter_clamps,
                 skew_ppm=ts.clock.skew_ppm if ts.clock.ready else None,
             )
         fs = self.frame_stream
@@ -1021,7 +1051,7 @@ class WireDecoder:
             gaps=fs.gaps, frames=self.frames.frames, corrupt_frames=self.frames.corrupt_frames,
             garbage_bytes=garbage + self.frames.garbage_bytes, text_frames=fs.text_frames,
             duplicate_frames=fs.duplicate_frames, frames_before_header=fs.frames_before_header,
-            restarts=fs.restarts, last_text=fs.last_text,
+            restarts=fs.restarts, jitter_clamps=fs.jitter_clamps, last_text=fs.last_text,
             skew_ppm=fs.clock.skew_ppm if fs.clock.ready else None,
         )
 
