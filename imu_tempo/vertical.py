@@ -83,7 +83,9 @@ class VerticalAccel:
         rng = maximum_filter1d(hm, W, mode="nearest", origin=origin) - minimum_filter1d(
             hm, W, mode="nearest", origin=origin
         )
-        rate = np.sqrt(np.einsum("ij,ij->i", hw - self.bias, hw - self.bias))
+        # raw rate (bias is far below the threshold): keeps the static test independent of when
+        # the bias estimate last changed, so any block split gives the same static samples
+        rate = np.sqrt(np.einsum("ij,ij->i", hw, hw))
         rmax = maximum_filter1d(rate, W, mode="nearest", origin=origin)
         full = np.arange(hm.shape[0]) >= W - 1  # windows with enough history
         static = ((rng < self.range_thr) & (rmax < self.rate_thr) & full)[k:]

@@ -162,3 +162,16 @@ def test_any_block_size_gives_the_same_analysis(block, pattern, gyro, seed):
     many, ev2 = run(t, a, w, 100.0, block=block)
     assert json.dumps(one.result()) == json.dumps(many.result())
     assert [e.kind for e in ev1] == [e.kind for e in ev2]
+
+
+@settings(max_examples=12, deadline=None)
+@given(block=st.sampled_from([1, 8, 64, 1000]), seed=st.integers(0, 3),
+       exercise=st.sampled_from(["kettlebell_swing", "pull_up"]))
+def test_block_size_invariance_on_simulated_rotating_sensor(block, seed, exercise):
+    """Regression: with a rotating sensor and gyro, static detection once depended on the block split."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise=exercise, sets=1, reps=4, fs_hz=100.0, seed=seed, idle_s=3.0, walk=False)
+    one, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    many, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, block=block)
+    assert json.dumps(one.result()) == json.dumps(many.result())
