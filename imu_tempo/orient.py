@@ -1,0 +1,527 @@
+"""Rep detection from orientation change: a second channel for rotating movements.
+
+The vertical channel (:mod:`imu_tempo.reps`) integrates vertical acceleration and
+needs short rests between movements.  Movements that rotate the sensor more than
+they lift it (a wrist sensor in curls, triceps extensions, lateral raises, cable
+and machine work) give it little to work with.  This channel reads the *direction
+of gravity in the sensor frame* instead, so it works for any mount.
+
+Pipeline, all causal and driven only by sample values and absolute indices (so
+feeding the same samples in any block sizes gives the same reps):
+
+1. Low-pass the acceleration vector (Butterworth, ``lowpass_hz``, ``sosfilt``
+   with its state kept) and keep every ``D``-th sample at absolute indices
+   ``0, D, 2D, ...`` (about 25 Hz).  The unit vector ``u`` is the gravity
+   direction (plus the slow part of the linear acceleration).
+2. Exponentially weighted mean ``m`` and covariance ``C`` of ``u``
+   (time constant ``adapt_s``, ``lfilter`` with state).  The principal axis
+   ``e`` of ``C`` (the axis the sensor swings along) is recomputed every
+   0.2 s on a fixed grid of indices and kept sign-continuous.
+3. The swing signal ``p = (u - m) . e`` (dimensionless, ~ the chord of the
+   angle moved).  Its turnarounds are found with a hysteresis that adapts to
+   the set: ``h = max(chord(min_rom_deg), rel_hysteresis * median of the last
+   n_swings swings)``, the second term decaying (time constant ``decay_s``)
+   while no turnaround comes, so a big setting-up move does not mask the set.
+   A turnaround is confirmed when ``p`` moves back by ``h`` or settles (its
+   range over ``settle_s`` stays below ``settle_frac * h`` near the extreme;
+   reopened if ``p`` then moves on the same way), which keeps latency
+   low when the lifter pauses between reps.
+4. A rep is *start level -> far turnaround -> start level*: three consecutive
+   turnarounds whose two swings are similar (ratio >= ``symmetry``) and whose
+   duration is within ``[min_rep_s, max_rep_s]``.  Consecutive reps share
+   their boundary turnaround; a set's phase (which level is "start") is taken
+   from its first rep.  Start and end are where ``p`` leaves / reaches the
+   start level (``edge_frac`` of the swing), shifted back by the low-pass
+   group delay.
+
+Python work is per block, per turnaround and per rep; the per-sample work is
+numpy/scipy.  Indices are absolute sample indices (the count of samples fed
+before a sample); fractional values locate boundaries between samples.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import signal
+
+from .errors import ConfigError
+
+__all__ = ["OrientRep", "OrientationRepDetector"]
+
+_TARGET_DECIMATED_HZ = 25.0
+_AXIS_STEP_S = 0.2
+_EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
+
+
+@dataclass(frozen=True, slots=True)
+class OrientRep:
+    """A rep found from orientation change.
+
+    Attributes
+    ----------
+    start, end : float
+        Absolute (fractional) sample indices where the movement leaves and
+        returns to the start orientation.
+    done_at : int
+        Absolute index of the sample whose arrival settled the rep (>= ``end``).
+    rom_deg : float
+        Rotation (degrees): the largest angle between the gravity direction at
+        the rep's start (and at its end) and any direction during the rep, averaged.
+    """
+
+    start: float
+    end: float
+    done_at: int
+    rom_deg: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    kind: int  # +1 maximum of p, -1 minimum
+    j: int  # decimated index of the extreme
+    value: float
+    confirmed: int  # decimated index whose arrival confirmed it
+    h: float  # hysteresis when it was confirmed
+    anchor: float  # value of the turnaround before it (where its search started)
+
+
+class OrientationRepDetector:
+    """Streaming rep detector on the gravity direction (accelerometer only, any mount).
+
+    Parameters
+    ----------
+    fs_hz : float
+        Sample rate of the stream (Hz).
+    min_rep_s, max_rep_s : float
+        Accepted rep durations (s).
+    min_rom_deg : float
+        Smallest swing (degrees of rotation) that can be part of a rep.
+    lowpass_hz : float
+        Cut-off of the causal low-pass that extracts the gravity direction.
+    adapt_s : float
+        Time constant (s) of the running mean/covariance the swing axis and the
+        adaptive hysteresis come from.
+    rel_hysteresis : float
+        Hysteresis as a fraction of the median of the last ``n_swings`` swings.
+    settle_s, settle_frac : float
+        A turnaround is also confirmed when the swing signal stays within
+        ``settle_frac * h`` for ``settle_s`` seconds.
+    symmetry : float
+        The smaller of a rep's two swings must be at least this fraction of the larger.
+    edge_frac : float
+        Rep start/end are where the swing signal is this fraction of the swing
+        away from the start level.
+    include_magnitude : bool
+        Use the low-passed acceleration vector in g instead of its direction, so
+        changes of its magnitude (vertical acceleration) count as swings too.
+        ``rom_deg`` is still the rotation.
+    decay_s : float
+        Time constant (s) of the hysteresis' decay towards the floor between turnarounds.
+    n_swings : int
+        Number of recent swings the hysteresis adapts to.
+
+    Notes
+    -----
+    Not thread-safe: feed it from one thread (or task).  ``feed`` and
+    ``finish`` return the reps settled by the samples just given.
+    """
+
+    def __init__(
+        self,
+        *,
+        fs_hz: float,
+        min_rep_s: float = 0.3,
+        max_rep_s: float = 8.0,
+        min_rom_deg: float = 15.0,
+        lowpass_hz: float = 2.0,
+        adapt_s: float = 4.0,
+        rel_hysteresis: float = 0.35,
+        settle_s: float = 0.25,
+        settle_frac: float = 0.15,
+        symmetry: float = 0.5,
+        edge_frac: float = 0.1,
+        include_magnitude: bool = False,
+        decay_s: float = 3.0,
+        n_swings: int = 4,
+    ) -> None:
+        if not (isinstance(fs_hz, (int, float)) and math.isfinite(fs_hz) and fs_hz > 0):
+            raise ConfigError(f"fs_hz must be a positive number, got {fs_hz!r}")
+        if not 0 < min_rep_s < max_rep_s:
+            raise ConfigError(f"need 0 < min_rep_s < max_rep_s, got {min_rep_s!r}, {max_rep_s!r}")
+        if not 0 < min_rom_deg < 180:
+            raise ConfigError(f"min_rom_deg must be in (0, 180), got {min_rom_deg!r}")
+        if not 0 < lowpass_hz < fs_hz / 2:
+            raise ConfigError(f"lowpass_hz must be in (0, fs_hz/2 = {fs_hz / 2}), got {lowpass_hz!r}")
+        for name, value in (("rel_hysteresis", rel_hysteresis), ("settle_frac", settle_frac),
+                            ("symmetry", symmetry), ("edge_frac", edge_frac)):
+            if not 0 < value < 1:
+                raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+        if adapt_s <= 0 or settle_s <= 0:
+            raise ConfigError(f"adapt_s and settle_s must be positive, got {adapt_s!r}, {settle_s!r}")
+        self.fs_hz = float(fs_hz)
+        self.min_rep_s = float(min_rep_s)
+        self.max_rep_s = float(max_rep_s)
+        self.min_rom_deg = float(min_rom_deg)
+        self.rel_hysteresis = float(rel_hysteresis)
+        self.settle_frac = float(settle_frac)
+        self.symmetry = float(symmetry)
+        self.edge_frac = float(edge_frac)
+
+        self._D = max(1, int(self.fs_hz // _TARGET_DECIMATED_HZ))
+        fs_d = self.fs_hz / self._D
+        self._fs_d = fs_d
+        self._include_mag = include_magnitude
+        self._sos = signal.butter(2, lowpass_hz, fs=self.fs_hz, output="sos")
+        # Low-frequency group delay of the 2nd-order Butterworth: sqrt(2) / (2 pi fc).
+        self._delay = math.sqrt(2.0) / (2.0 * math.pi * lowpass_hz) * self.fs_hz
+        alpha = 1.0 - math.exp(-1.0 / (adapt_s * fs_d))
+        self._ew_b = np.array([alpha])
+        self._ew_a = np.array([1.0, alpha - 1.0])
+        self._axis_step = max(1, int(round(_AXIS_STEP_S * fs_d)))
+        self._settle_w = max(2, int(round(settle_s * fs_d)))
+        self._h_min = 2.0 * math.sin(math.radians(self.min_rom_deg) / 2.0)
+        self._keep = int(math.ceil((2.0 * self.max_rep_s + 2.0) * fs_d)) + self._settle_w
+        self._max_rep_d = self.max_rep_s * fs_d
+        self._decay_d = decay_s * fs_d
+        self._n_swings = n_swings
+        self._piece = max(32, int(2.0 * fs_d))
+
+        self._n = 0  # raw samples fed
+        self._zi: np.ndarray | None = None
+        self._ew_zi: np.ndarray | None = None
+        self._axis: np.ndarray | None = None  # sign-continuous principal axis
+        # decimated history: p and u, base = decimated index of element 0
+        self._p = np.empty(0)
+        self._u = np.empty((0, 3))
+        self._swings: list[float] = []  # recent turnaround-to-turnaround amplitudes of p
+        self._last_turn_j = 0
+        self._h_big = 0.0  # rel_hysteresis * median of self._swings
+        self._base = 0
+        # zigzag state
+        self._dir = 0  # 0: not started; +1 seeking a maximum; -1 seeking a minimum
+        self._ext = 0.0
+        self._ext_j = -1
+        self._anchor = 0.0
+        self._lo = self._hi = 0.0  # undecided state: running extremes since the stream began
+        self._lo_j = self._hi_j = 0
+        self._turns: list[_Turn] = []
+        self._last_end: _Turn | None = None
+        self._settled = False  # the last turnaround was confirmed by settling, not by moving back
+        self._inherit_end = False
+
+    # ------------------------------------------------------------------ public
+    def feed(self, accel: np.ndarray) -> list[OrientRep]:
+        """Process the next samples of the stream.
+
+        Parameters
+        ----------
+        accel : ndarray, shape (n, 3)
+            Specific force in m/s^2 (gravity included), any sensor orientation.
+
+        Returns
+        -------
+        list of OrientRep
+            Reps settled by these samples, in order.
+        """
+        a = np.asarray(accel, dtype=np.float64)
+        if a.ndim != 2 or a.shape[1] != 3:
+            raise ValueError(f"accel must have shape (n, 3), got {a.shape}")
+        n = a.shape[0]
+        if n == 0:
+            return []
+        if not np.all(np.isfinite(a)):
+            raise ValueError("accel contains NaN or infinite values; drop or interpolate them before feeding")
+        if self._zi is None:
+            self._zi = signal.sosfilt_zi(self._sos)[:, :, None] * a[0][None, None, :]
+        lp, self._zi = signal.sosfilt(self._sos, a, axis=0, zi=self._zi)
+        first = self._n
+        self._n += n
+        # keep absolute indices that are multiples of D
+        off = (-first) % self._D
+        lp = lp[off :: self._D]
+        if lp.shape[0] == 0:
+            return []
+        k0 = (first + off) // self._D  # decimated index of lp[0]
+        return self._process(lp, k0)
+
+    def finish(self) -> list[OrientRep]:
+        """End of stream: settle the turnaround in progress and return the last reps."""
+        if self._dir == 0 or self._p.shape[0] == 0:
+            return []
+        last = self._base + self._p.shape[0] - 1
+        h = float(self._hyst(np.array([last]))[0])
+        if self._dir * (self._ext - self._anchor) < h:
+            return []
+        turn = _Turn(self._dir, self._ext_j, self._ext, last, h, self._anchor)
+        self._dir = 0
+        return self._add_turn(turn)
+
+    # ---------------------------------------------------------------- internals
+    def _process(self, lp: np.ndarray, k0: int) -> list[OrientRep]:
+        norm = np.linalg.norm(lp, axis=1, keepdims=True)
+        u = lp / np.maximum(norm, 1e-12)
+        if self._include_mag:
+            u = lp / 9.80665
+        m = u.shape[0]
+        outer = np.stack(
+            [u[:, 0] * u[:, 0], u[:, 1] * u[:, 1], u[:, 2] * u[:, 2],
+             u[:, 0] * u[:, 1], u[:, 0] * u[:, 2], u[:, 1] * u[:, 2]], axis=1)
+        x = np.concatenate([u, outer], axis=1)
+        if self._ew_zi is None:
+            self._ew_zi = signal.lfilter_zi(self._ew_b, self._ew_a)[:, None] * x[0][None, :]
+        ew, self._ew_zi = signal.lfilter(self._ew_b, self._ew_a, x, axis=0, zi=self._ew_zi)
+        mean = ew[:, :3]
+        cov = np.empty((m, 3, 3))
+        mm = mean[:, :, None] * mean[:, None, :]
+        cov[:, 0, 0], cov[:, 1, 1], cov[:, 2, 2] = ew[:, 3], ew[:, 4], ew[:, 5]
+        cov[:, 0, 1] = cov[:, 1, 0] = ew[:, 6]
+        cov[:, 0, 2] = cov[:, 2, 0] = ew[:, 7]
+        cov[:, 1, 2] = cov[:, 2, 1] = ew[:, 8]
+        cov -= mm
+
+        # principal axis on the grid k % axis_step == 0, held in between
+        step = self._axis_step
+        g0 = (-k0) % step
+        grid = np.arange(g0, m, step)
+        axes = np.empty((m, 3))
+        if grid.size:
+            _, v = np.linalg.eigh(cov[grid])
+            e = v[:, :, -1]
+            prev = self._axis if self._axis is not None else e[0]
+            dots = np.einsum("ij,ij->i", e, np.vstack([prev[None, :], e[:-1]]))
+            sign = np.cumprod(np.where(dots < 0, -1.0, 1.0))
+            e = e * sign[:, None]
+            seg = np.searchsorted(grid, np.arange(m), side="right") - 1
+            head = seg < 0
+            seg_c = np.maximum(seg, 0)
+            axes[:] = e[seg_c]
+            if head.any():
+                if self._axis is None:  # very first samples: use the first grid axis
+                    axes[head] = e[0]
+                else:
+                    axes[head] = self._axis
+            self._axis = e[-1].copy()
+        else:
+            assert self._axis is not None  # a block without a grid point follows one with it
+            axes[:] = self._axis
+        p = np.einsum("ij,ij->i", u - mean, axes)
+
+        # append to history (keep settle_w - 1 old samples at least, for flatness)
+        if self._p.shape[0] == 0:
+            self._base = k0
+        n_old = self._p.shape[0]
+        self._p = np.concatenate([self._p, p])
+        self._u = np.concatenate([self._u, u])
+        reps = self._zigzag(n_old)
+        extra = self._p.shape[0] - self._keep
+        if extra > 0:
+            self._p = self._p[extra:]
+            self._u = self._u[extra:]
+            self._base += extra
+        return reps
+
+    def _flat(self, i0: int) -> np.ndarray:
+        """Range of p over the settle window ending at each buffer index >= i0
+        (infinite where the stream is younger than the window)."""
+        w = self._settle_w
+        lo = i0 - (w - 1)
+        pad = max(0, -lo)
+        src = self._p[max(lo, 0) :]
+        out = np.full(self._p.shape[0] - i0, np.inf)
+        if src.shape[0] >= w:
+            win = sliding_window_view(src, w)
+            out[pad:] = win.max(axis=1) - win.min(axis=1)
+        return out
+
+    def _zigzag(self, i0: int) -> list[OrientRep]:
+        """Find the turnarounds of p in buffer positions i0.. and assemble reps.
+
+        Zigzag with hysteresis: while seeking a maximum (``dir = +1``) the running
+        maximum is confirmed at the first sample that is ``h`` below it, or that
+        ends a flat stretch near it (settled).  A settled turnaround is reopened if
+        the signal then moves on in the same direction by ``_EXTEND_FRAC * h``.
+        """
+        p = self._p
+        n = p.shape[0]
+        reps: list[OrientRep] = []
+        if n == i0:
+            return reps
+        rng = self._flat(i0)
+        i = i0
+        while i < n and self._dir == 0:  # start of stream: the first swing decides the direction
+            i = self._first_swing(i)
+        while i < n:
+            e = min(n, i + self._piece)  # search a piece at a time: O(piece) per turnaround
+            seg = p[i:e]
+            hs = self._hyst(np.arange(self._base + i, self._base + e))
+            d = self._dir
+            run = np.maximum.accumulate(np.concatenate(([d * self._ext], d * seg)))[1:]
+            back = run - d * seg  # how far p has come back from the running extreme
+            swing = run - d * self._anchor
+            flat = rng[i - i0 : e - i0]
+            tol = self.settle_frac * hs
+            settle = (flat <= tol) & (swing >= hs) & (back <= tol)
+            hit = (back >= hs) | settle
+            if self._settled:  # the last turnaround settled: does the signal move on past it?
+                hit |= d * (self._anchor - seg) >= _EXTEND_FRAC * hs
+            idx = np.flatnonzero(hit)
+            if idx.size == 0:
+                top = int(np.argmax(d * seg))
+                if d * seg[top] > d * self._ext:
+                    self._ext = float(seg[top])
+                    self._ext_j = self._base + i + top
+                i = e
+                continue
+            c = int(idx[0])
+            if self._settled and d * (self._anchor - seg[c]) >= _EXTEND_FRAC * hs[c]:
+                self._reopen(float(seg[c]), self._base + i + c)
+                i = i + c + 1
+                continue
+            top = int(np.argmax(d * seg[: c + 1]))
+            if d * seg[top] > d * self._ext:
+                self._ext = float(seg[top])
+                self._ext_j = self._base + i + top
+            turn = _Turn(d, self._ext_j, self._ext, self._base + i + c, float(hs[c]), self._anchor)
+            reps.extend(self._add_turn(turn))
+            self._settled = bool(back[c] < hs[c])
+            self._anchor = self._ext
+            self._dir = -d
+            self._ext = float(seg[c])
+            self._ext_j = self._base + i + c
+            i = i + c + 1
+        return reps
+
+    def _first_swing(self, i: int) -> int:
+        """Undecided state: the first move of ``h`` from the running minimum or maximum
+        makes that extreme the first turnaround.  Returns the next buffer position."""
+        p = self._p
+        e = min(p.shape[0], i + self._piece)
+        seg = p[i:e]
+        if self._ext_j < 0:  # nothing seen yet
+            self._lo = self._hi = float(seg[0])
+            self._lo_j = self._hi_j = self._ext_j = self._base + i
+        hs = self._hyst(np.arange(self._base + i, self._base + e))
+        lo = np.minimum.accumulate(np.concatenate(([self._lo], seg)))[1:]
+        hi = np.maximum.accumulate(np.concatenate(([self._hi], seg)))[1:]
+        idx = np.flatnonzero((seg - lo >= hs) | (hi - seg >= hs))
+        if idx.size == 0:
+            k = int(np.argmin(seg))
+            if seg[k] < self._lo:
+                self._lo, self._lo_j = float(seg[k]), self._base + i + k
+            k = int(np.argmax(seg))
+            if seg[k] > self._hi:
+                self._hi, self._hi_j = float(seg[k]), self._base + i + k
+            return e
+        c = int(idx[0])
+        kind = -1 if seg[c] - lo[c] >= hs[c] else 1
+        k = int(np.argmax(kind * seg[: c + 1]))
+        if kind * seg[k] > kind * (self._hi if kind > 0 else self._lo):
+            value, j = float(seg[k]), self._base + i + k
+        else:
+            value, j = (self._hi, self._hi_j) if kind > 0 else (self._lo, self._lo_j)
+        self._add_turn(_Turn(kind, j, value, self._base + i + c, float(hs[c]), value))
+        self._anchor = value
+        self._dir = -kind
+        self._ext = float(seg[c])
+        self._ext_j = self._base + i + c
+        self._settled = False
+        return i + c + 1
+
+    def _reopen(self, value: float, j: int) -> None:
+        """The last (settled) turnaround was a pause: take it back and keep seeking past it."""
+        popped = self._turns.pop()
+        if self._swings and len(self._turns) > 0:
+            self._swings.pop()
+            self._h_big = self.rel_hysteresis * statistics.median(self._swings) if self._swings else 0.0
+        if self._last_end is popped:
+            self._inherit_end = True  # its rep was emitted; the reopened turnaround ends it
+        self._dir = popped.kind
+        self._ext = value
+        self._ext_j = j
+        self._anchor = popped.anchor
+        self._settled = False
+
+    def _hyst(self, j: np.ndarray) -> np.ndarray:
+        """Hysteresis at decimated indices j (after the last turnaround): a fraction of the
+        median recent swing, decaying towards the floor while no turnaround comes."""
+        if not self._swings:
+            return np.full(j.shape, self._h_min)
+        big = self._h_big
+        return np.maximum(self._h_min, big * np.exp(-(j - self._last_turn_j) / self._decay_d))
+
+    def _add_turn(self, turn: _Turn) -> list[OrientRep]:
+        if self._turns:
+            self._swings.append(abs(turn.value - self._turns[-1].value))
+            if len(self._swings) > self._n_swings:
+                del self._swings[0]
+            self._h_big = self.rel_hysteresis * statistics.median(self._swings)
+        self._last_turn_j = turn.confirmed
+        self._turns.append(turn)
+        if len(self._turns) > 3:
+            del self._turns[0]
+        if self._inherit_end:
+            self._inherit_end = False
+            self._last_end = turn
+            return []
+        if len(self._turns) < 3:
+            return []
+        a, b, c = self._turns
+        if self._last_end is b:  # mid-way through the next rep: wait for its end
+            return []
+        s1 = abs(b.value - a.value)
+        s2 = abs(b.value - c.value)
+        if min(s1, s2) < self._h_min or min(s1, s2) < self.symmetry * max(s1, s2):
+            return []
+        if c.j - a.j > self._max_rep_d or c.confirmed - a.j >= self._keep - self._settle_w:
+            return []
+        start, end = self._edges(a, b, c, s1, s2)
+        dur = (end - start) / self.fs_hz
+        if not self.min_rep_s <= dur <= self.max_rep_s:
+            return []
+        win = self._u[a.j - self._base : c.j - self._base + 1]
+        rom = 0.5 * (_max_angle_deg(win[0], win) + _max_angle_deg(win[-1], win))
+        self._last_end = c
+        return [OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom)]
+
+    def _edges(self, a: _Turn, b: _Turn, c: _Turn, s1: float, s2: float) -> tuple[float, float]:
+        """Fractional absolute raw indices where p leaves a's level and reaches c's level."""
+        base = self._base
+        sgn = b.kind  # direction of the excursion
+        up = sgn * (self._p[a.j - base : b.j - base + 1] - a.value)  # rises from 0 to s1
+        lvl = self.edge_frac * s1
+        below = np.flatnonzero(up <= lvl)
+        i = int(below[-1])  # last sample at the start level (a.j itself qualifies)
+        start = a.j + i + _frac(up, i, lvl)
+        down = sgn * (self._p[b.j - base : c.j - base + 1] - c.value)  # falls from s2 to 0
+        lvl = self.edge_frac * s2
+        hit = np.flatnonzero(down <= lvl)
+        k = int(hit[0]) if hit.size else down.shape[0] - 1
+        end = b.j + k - (1.0 - _frac(down, k - 1, lvl) if k > 0 else 0.0)
+        d, D = self._delay, self._D
+        lo = 0.0
+        return max(lo, start * D - d), max(lo, end * D - d)
+
+
+def _frac(x: np.ndarray, i: int, level: float) -> float:
+    """Fraction of the way from sample i to i+1 where x crosses level (0 if no next sample)."""
+    if i + 1 >= x.shape[0] or i < 0:
+        return 0.0
+    dx = x[i + 1] - x[i]
+    if dx == 0:
+        return 0.0
+    return float(min(1.0, max(0.0, (level - x[i]) / dx)))
+
+
+def _max_angle_deg(ref: np.ndarray, u: np.ndarray) -> float:
+    """Largest angle (degrees) between direction ref (3,) and the directions u (n, 3)."""
+    x, y, z = u[:, 0], u[:, 1], u[:, 2]
+    cx = y * ref[2] - z * ref[1]
+    cy = z * ref[0] - x * ref[2]
+    cz = x * ref[1] - y * ref[0]
+    cross = np.sqrt(cx * cx + cy * cy + cz * cz)
+    return math.degrees(float(np.max(np.arctan2(cross, u @ ref))))

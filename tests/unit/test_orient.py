@@ -1,0 +1,171 @@
+"""OrientationRepDetector: reps from synthetic rotations, no reps from stillness, drift or
+tremor, and the same reps whatever the block sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imu_tempo.errors import ConfigError
+from imu_tempo.orient import OrientationRepDetector, OrientRep
+
+G = 9.80665
+
+
+def _rotation_stream(
+    *, fs_hz: float, cycles: int, period_s: float = 2.0, amp_deg: float = 120.0,
+    rest_s: float = 2.0, noise_g: float = 0.03, seed: int = 0, tilt_axis: np.ndarray | None = None,
+) -> np.ndarray:
+    """A sensor at rest, then swinging 0 -> amp_deg -> 0 about one axis `cycles` times, then at rest."""
+    t = np.arange(int(round((2 * rest_s + cycles * period_s) * fs_hz))) / fs_hz
+    tt = np.clip(t - rest_s, 0.0, cycles * period_s)
+    th = np.radians(amp_deg / 2.0) * (1.0 - np.cos(2.0 * np.pi * tt / period_s))
+    acc = G * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+    if tilt_axis is not None:  # an arbitrary mount: rotate the whole sensor frame
+        q, _ = np.linalg.qr(tilt_axis.reshape(3, 3))
+        acc = acc @ q.T
+    return acc + np.random.default_rng(seed).normal(0.0, noise_g * G, acc.shape)
+
+
+def _run(acc: np.ndarray, *, fs_hz: float, blocks: list[int] | None = None, **kw: float) -> list[OrientRep]:
+    det = OrientationRepDetector(fs_hz=fs_hz, **kw)
+    reps: list[OrientRep] = []
+    if blocks is None:
+        reps += det.feed(acc)
+    else:
+        i = 0
+        for b in blocks:
+            reps += det.feed(acc[i : i + b])
+            i += b
+        reps += det.feed(acc[i:])
+    return reps + det.finish()
+
+
+class TestRotations:
+    @pytest.mark.parametrize("fs_hz", [10.0, 50.0, 200.0])
+    @pytest.mark.parametrize("cycles", [1, 5])
+    def test_back_and_forth_120_deg_at_half_hz_gives_one_rep_per_cycle(self, fs_hz: float, cycles: int) -> None:
+        reps = _run(_rotation_stream(fs_hz=fs_hz, cycles=cycles), fs_hz=fs_hz)
+        assert len(reps) == cycles
+        for k, r in enumerate(reps):
+            # cycle k spans [2 + 2k, 4 + 2k] s; boundaries within 0.3 s of the turnarounds
+            assert abs(r.start / fs_hz - (2.0 + 2.0 * k)) < 0.3
+            assert abs(r.end / fs_hz - (4.0 + 2.0 * k)) < 0.3
+            assert 100.0 < r.rom_deg < 135.0
+            assert r.end <= r.done_at <= r.end + 0.6 * fs_hz  # settled soon after the rep ends
+            assert isinstance(r.done_at, int)
+
+    @pytest.mark.parametrize("period_s", [0.5, 6.0])
+    def test_fast_and_slow_reps(self, period_s: float) -> None:
+        reps = _run(_rotation_stream(fs_hz=100.0, cycles=4, period_s=period_s), fs_hz=100.0)
+        assert len(reps) == 4
+        assert all(0.6 * period_s < (r.end - r.start) / 100.0 < 1.2 * period_s for r in reps)
+
+    def test_any_mount(self) -> None:
+        axis = np.random.default_rng(3).normal(size=9)
+        reps = _run(_rotation_stream(fs_hz=50.0, cycles=4, tilt_axis=axis), fs_hz=50.0)
+        assert len(reps) == 4
+
+    def test_small_rotation_below_min_rom_is_not_a_rep(self) -> None:
+        acc = _rotation_stream(fs_hz=50.0, cycles=5, amp_deg=8.0, noise_g=0.01)
+        assert _run(acc, fs_hz=50.0) == []
+        assert len(_run(acc, fs_hz=50.0, min_rom_deg=5.0)) == 5
+
+
+class TestNotReps:
+    def test_still_sensor(self) -> None:
+        acc = _rotation_stream(fs_hz=50.0, cycles=0, rest_s=15.0, noise_g=0.05)
+        assert _run(acc, fs_hz=50.0) == []
+
+    def test_slow_drift(self) -> None:
+        fs = 50.0
+        t = np.arange(int(40 * fs)) / fs
+        th = np.radians(90.0) * t / t[-1]  # 90 degrees over 40 s, one way
+        acc = G * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+        acc += np.random.default_rng(1).normal(0.0, 0.03 * G, acc.shape)
+        assert _run(acc, fs_hz=fs) == []
+
+    def test_small_tremor(self) -> None:
+        fs = 100.0
+        t = np.arange(int(30 * fs)) / fs
+        th = np.radians(3.0) * np.sin(2 * np.pi * 7.0 * t) + np.radians(2.0) * np.sin(2 * np.pi * 0.7 * t)
+        acc = G * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+        acc += np.random.default_rng(2).normal(0.0, 0.05 * G, acc.shape)
+        assert _run(acc, fs_hz=fs) == []
+
+
+class TestStreaming:
+    # a set with reps, pauses of varying length and noise; built once
+    ACC = np.concatenate([
+        _rotation_stream(fs_hz=50.0, cycles=3, period_s=2.5, seed=4),
+        _rotation_stream(fs_hz=50.0, cycles=2, period_s=1.2, amp_deg=70.0, rest_s=1.0, noise_g=0.08, seed=5),
+    ])
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=60))
+    def test_block_sizes_do_not_change_the_reps(self, blocks: list[int]) -> None:
+        whole = _run(self.ACC, fs_hz=50.0)
+        chunked = _run(self.ACC, fs_hz=50.0, blocks=blocks)
+        assert len(whole) == len(chunked) == 5
+        for a, b in zip(whole, chunked):
+            assert a.done_at == b.done_at
+            assert a.start == pytest.approx(b.start, abs=1e-9)
+            assert a.end == pytest.approx(b.end, abs=1e-9)
+            assert a.rom_deg == pytest.approx(b.rom_deg, abs=1e-9)
+
+    @pytest.mark.parametrize("block", [1, 7, 64])
+    def test_fixed_block_sizes_and_done_at_is_causal(self, block: int) -> None:
+        det = OrientationRepDetector(fs_hz=50.0)
+        fed = 0
+        reps: list[OrientRep] = []
+        for i in range(0, self.ACC.shape[0], block):
+            new = det.feed(self.ACC[i : i + block])
+            fed += self.ACC[i : i + block].shape[0]
+            assert all(r.done_at < fed for r in new)  # settled by a sample already given
+            reps += new
+        reps += det.finish()
+        whole = _run(self.ACC, fs_hz=50.0)
+        assert len(reps) == len(whole) == 5
+        for a, b in zip(whole, reps):
+            assert a.done_at == b.done_at
+            assert (a.start, a.end, a.rom_deg) == pytest.approx((b.start, b.end, b.rom_deg), abs=1e-9)
+
+    def test_finish_settles_a_rep_cut_at_the_end_of_the_stream(self) -> None:
+        acc = _rotation_stream(fs_hz=50.0, cycles=3, rest_s=2.0)[: int(7.95 * 50)]  # ends as rep 3 returns
+        det = OrientationRepDetector(fs_hz=50.0)
+        reps = det.feed(acc)
+        assert len(reps) == 2
+        last = det.finish()
+        assert len(last) == 1 and last[0].done_at == acc.shape[0] - 1 - (acc.shape[0] - 1) % det._D
+
+    def test_empty_block(self) -> None:
+        det = OrientationRepDetector(fs_hz=50.0)
+        assert det.feed(np.empty((0, 3))) == []
+        assert det.finish() == []
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        "kw, match",
+        [
+            ({"fs_hz": 0.0}, "fs_hz"),
+            ({"fs_hz": 50.0, "min_rep_s": 2.0, "max_rep_s": 1.0}, "min_rep_s"),
+            ({"fs_hz": 50.0, "min_rom_deg": 0.0}, "min_rom_deg"),
+            ({"fs_hz": 3.0}, "lowpass_hz"),
+            ({"fs_hz": 50.0, "symmetry": 1.5}, "symmetry"),
+        ],
+    )
+    def test_bad_parameters_name_themselves(self, kw: dict, match: str) -> None:
+        with pytest.raises(ConfigError, match=match):
+            OrientationRepDetector(**kw)
+
+    def test_bad_shape_and_nan(self) -> None:
+        det = OrientationRepDetector(fs_hz=50.0)
+        with pytest.raises(ValueError, match="shape"):
+            det.feed(np.zeros((5, 2)))
+        bad = np.zeros((5, 3))
+        bad[2, 1] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            det.feed(bad)
