@@ -393,11 +393,72 @@ class _RepPlan:
         return sum(self.durations.values())
 
 
-def _rot(axis: str, angle: np.ndarray | float) -> Rotation:
-    a = np.atleast_1d(np.asarray(angle, dtype=float))
-    vec = np.zeros((a.shape[0], 3))
-    vec[:, "xyz".index(axis)] = a
-    return Rotation.from_rotvec(vec)
+class _Quat:
+    """Unit quaternions, shape (n, 4), scalar last (scipy's order); ``a * b`` rotates by b, then a.
+
+    A few vectorised numpy lines, several times faster than composing long
+    :class:`~scipy.spatial.transform.Rotation` arrays.
+    """
+
+    __slots__ = ("q",)
+
+    def __init__(self, q: np.ndarray) -> None:
+        self.q = q
+
+    @staticmethod
+    def axis(axis: str, angle: np.ndarray | float) -> _Quat:
+        a = np.atleast_1d(np.asarray(angle, dtype=float))
+        q = np.zeros((a.shape[0], 4))
+        q[:, "xyz".index(axis)] = np.sin(a / 2)
+        q[:, 3] = np.cos(a / 2)
+        return _Quat(q)
+
+    @staticmethod
+    def of(rot: Rotation) -> _Quat:
+        return _Quat(np.atleast_2d(rot.as_quat()))
+
+    def __len__(self) -> int:
+        return int(self.q.shape[0])
+
+    def __getitem__(self, index: slice) -> _Quat:
+        return _Quat(self.q[index])
+
+    def __mul__(self, other: _Quat) -> _Quat:
+        x1, y1, z1, w1 = (self.q[:, i] for i in range(4))
+        x2, y2, z2, w2 = (other.q[:, i] for i in range(4))
+        return _Quat(
+            np.column_stack(
+                [
+                    w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                    w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+                    w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
+                    w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+                ]
+            )
+        )
+
+    def inv(self) -> _Quat:
+        return _Quat(self.q * np.array([-1.0, -1.0, -1.0, 1.0]))
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        u, w = self.q[:, :3], self.q[:, 3:4]
+        t = 2.0 * np.cross(u, v)
+        return v + w * t + np.cross(u, t)
+
+    def rotvec(self) -> np.ndarray:
+        q = np.where(self.q[:, 3:4] < 0, -self.q, self.q)
+        u, w = q[:, :3], q[:, 3]
+        s = np.linalg.norm(u, axis=1)
+        angle = 2.0 * np.arctan2(s, w)
+        scale = np.where(s > 1e-12, angle / np.maximum(s, 1e-300), 2.0 / np.maximum(w, 1e-300))
+        return u * scale[:, None]
+
+    def rotation(self) -> Rotation:
+        return Rotation.from_quat(self.q)
+
+
+def _rot(axis: str, angle: np.ndarray | float) -> _Quat:
+    return _Quat.axis(axis, angle)
 
 
 class _Body:
@@ -446,7 +507,7 @@ class _Body:
         """From the end of the last rep to standing empty-handed in front of the equipment."""
         raise NotImplementedError
 
-    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Rotation]:
+    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         """Sensor position (n, 3) in the body frame (x forward, y left, z up, origin on the floor) and rotation."""
         raise NotImplementedError
 
@@ -537,7 +598,7 @@ class _SwingBody(_Body):
         tl.move(rng.uniform(1.3, 1.6), dict(self.standing))  # stand up
         tl.activity("rack", t0)
 
-    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Rotation]:
+    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         beta, alpha = ch["beta"], ch["alpha"]
         x = ch["hx"] + self.TORSO_M * np.sin(beta) + self.ARM_M * np.sin(alpha)
         z = ch["hz"] + self.TORSO_M * np.cos(beta) - self.ARM_M * np.cos(alpha)
@@ -626,7 +687,7 @@ class _PushPressBody(_Body):
         tl.move(rng.uniform(1.0, 1.3), dict(self.standing))  # hands down
         tl.activity("rack", t0)
 
-    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Rotation]:
+    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         swing = ch["_arm"]  # walking arm swing of the hanging arm (rad)
         x = ch["wx"] + self.ARM_M * np.sin(swing)
         z = ch["wz"] + self.ARM_M * (1.0 - np.cos(swing))
@@ -748,7 +809,7 @@ class _JumpSquatBody(_Body):
         tl.move(rng.uniform(0.8, 1.0), {"hz": 1.0, "tilt": 0.0, "hx": 0.0})  # step out from under it
         tl.activity("rack", t0)
 
-    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Rotation]:
+    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         pos = np.column_stack([ch["hx"], ch["hy"], ch["hz"]])
         return pos, _rot("z", ch["yaw"]) * _rot("y", ch["tilt"]) * _rot("x", ch["roll"])
 
@@ -835,7 +896,7 @@ class _PullUpBody(_Body):
         tl.move(t1, {k: (via[k], 1.5 * (hand[k] - start[k]) / (t1 + t2), 0.0) for k in via})
         tl.move(t2, {**extra, **hand})
 
-    def _frames(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Rotation]:
+    def _frames(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         """Sensor position and the upper arm's frame (z from elbow to shoulder) by two-bone IK."""
         zs = ch["zs"]
         shoulder = np.column_stack([np.zeros_like(zs), np.full_like(zs, self.SHOULDER_Y), zs])
@@ -857,9 +918,9 @@ class _PullUpBody(_Body):
         y_s = bend - (bend * z_s).sum(axis=1)[:, None] * z_s
         y_s = -y_s / np.linalg.norm(y_s, axis=1)[:, None]
         x_s = np.cross(y_s, z_s)
-        return pos, Rotation.from_matrix(np.stack([x_s, y_s, z_s], axis=2))
+        return pos, _Quat.of(Rotation.from_matrix(np.stack([x_s, y_s, z_s], axis=2)))
 
-    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Rotation]:
+    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         pos, frame = self._frames(ch)
         # The hanging arm's frame is the sensor's neutral orientation.
         return pos, _rot("y", ch["lean"]) * frame * self._ref * _rot("z", ch["twist"])
@@ -1044,7 +1105,7 @@ class _Motion:
 
     t_s: np.ndarray  # (m,)
     pos_m: np.ndarray  # (m, 3) sensor position, world frame
-    rot: Rotation  # (m,) sensor frame -> world frame
+    rot: _Quat  # (m,) sensor frame -> world frame
     fs_hz: float  # internal rate
     reps: tuple[tuple[int, int, float, float, float], ...]  # (set, rep, start, end, concentric)
     activities: tuple[Activity, ...]
@@ -1145,9 +1206,9 @@ def _simulate_motion(
     heading = _rot("z", ch["psi"])
     pos = heading.apply(local_pos) + np.column_stack([ch["bx"], ch["by"], np.zeros_like(t)])
     if orientation == "random":
-        mount = Rotation.random(random_state=mount_rng)
+        mount = _Quat.of(Rotation.random(random_state=mount_rng))
     else:
-        mount = Rotation.identity()
+        mount = _Quat(np.array([[0.0, 0.0, 0.0, 1.0]]))
     rot = heading * _rot("x", oroll) * local_rot * mount
 
     activities = sorted(tl.activities, key=lambda a: (a.start_s, a.label != "set"))
@@ -1169,9 +1230,9 @@ def _acceleration(pos: np.ndarray, fs_hz: float) -> np.ndarray:
     return acc
 
 
-def _angular_rate(rot: Rotation, fs_hz: float) -> np.ndarray:
+def _angular_rate(rot: _Quat, fs_hz: float) -> np.ndarray:
     """Angular velocity in the sensor (body) frame, from consecutive orientations."""
-    mid = (rot[:-1].inv() * rot[1:]).as_rotvec() * fs_hz  # at the half steps
+    mid = (rot[:-1].inv() * rot[1:]).rotvec() * fs_hz  # at the half steps
     w = np.empty((len(rot), 3))
     w[1:-1] = 0.5 * (mid[:-1] + mid[1:])
     w[0], w[-1] = mid[0], mid[-1]
