@@ -41,10 +41,12 @@ import dataclasses
 import inspect
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import serial
 import serial.tools.list_ports
 
@@ -53,7 +55,10 @@ from ..types import SampleBlock, StatusEvent
 from . import StatusCallback
 from .wire import WireDecoder, WireStats
 
-__all__ = ["SerialSource", "SerialStats", "PortInfo", "list_ports", "WEARABLE_USB_IDS"]
+__all__ = ["SerialSource", "SerialStats", "PortInfo", "list_ports", "classify_port", "WEARABLE_USB_IDS"]
+
+#: Largest block handed to the analysis when waiting blocks are merged (samples).
+MERGE_MAX_SAMPLES = 4096
 
 
 class _OverflowStarted:
@@ -161,7 +166,8 @@ class SerialSource:
         self._ser: serial.Serial | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._queue: asyncio.Queue[Any] | None = None
+        self._items: deque[Any] = deque()  # the hand-over: filled by the loop on the thread's behalf
+        self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pending = 0
@@ -173,7 +179,7 @@ class SerialSource:
     # -- Source protocol -------------------------------------------------------------
     async def __aenter__(self) -> SerialSource:
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
+        self._wakeup = asyncio.Event()
         await asyncio.to_thread(self._open)
         self._start_reader()
         return self
@@ -260,13 +266,50 @@ class SerialSource:
         return block
 
     def _post(self, item: Any) -> None:
-        loop, q = self._loop, self._queue
-        if loop is None or q is None:
+        loop = self._loop
+        if loop is None:
             return
         try:
-            loop.call_soon_threadsafe(q.put_nowait, item)
+            loop.call_soon_threadsafe(self._push, item)
         except RuntimeError:  # the loop is closed: nobody is listening any more
             self._stop.set()
+
+    def _push(self, item: Any) -> None:
+        """In the loop's thread: append to the hand-over and wake the consumer."""
+        self._items.append(item)
+        assert self._wakeup is not None
+        self._wakeup.set()
+
+    async def _next_item(self, timeout_s: float) -> Any:
+        """The next item, or TimeoutError after ``timeout_s`` without one.
+
+        Contiguous sample blocks already waiting are merged into one (up to
+        ``MERGE_MAX_SAMPLES``): when the analysis falls behind it gets fewer,
+        larger blocks and catches up; when it keeps up nothing waits and
+        nothing is delayed.
+        """
+        assert self._wakeup is not None
+        if not self._items:
+            self._wakeup.clear()
+            await asyncio.wait_for(self._wakeup.wait(), timeout=timeout_s)
+        item = self._items.popleft()
+        if isinstance(item, SampleBlock):
+            run = [item]
+            n = len(item)
+            while self._items and n < MERGE_MAX_SAMPLES:
+                nxt = self._items[0]
+                if not (isinstance(nxt, SampleBlock) and nxt.dropped == 0 and nxt.fs_hz == item.fs_hz
+                        and (nxt.gyro is None) == (item.gyro is None)):
+                    break
+                run.append(self._items.popleft())
+                n += len(nxt)
+            if len(run) > 1:
+                item = SampleBlock(
+                    t_s=np.concatenate([b.t_s for b in run]), accel=np.concatenate([b.accel for b in run]),
+                    gyro=None if item.gyro is None else np.concatenate([b.gyro for b in run]),  # type: ignore[misc]
+                    fs_hz=item.fs_hz, dropped=item.dropped, host_time_s=run[-1].host_time_s,
+                )
+        return item
 
     # -- the consumer side ------------------------------------------------------------
     async def _emit(self, event: StatusEvent) -> None:
@@ -277,8 +320,6 @@ class SerialSource:
             await r
 
     async def _iterate(self) -> AsyncIterator[SampleBlock]:
-        assert self._queue is not None
-        q = self._queue
         last_data = time.monotonic()
         lost_since: float | None = None  # host time the current outage began
         lost_reason = ""
@@ -290,7 +331,7 @@ class SerialSource:
             allowed = self.stall_s if self._streamed else self.first_data_s
             timeout = max(0.01, last_data + allowed - time.monotonic())
             try:
-                item = await asyncio.wait_for(q.get(), timeout=timeout)
+                item = await self._next_item(timeout)
             except TimeoutError:
                 if self.idle_end is not None and self.idle_end():
                     return

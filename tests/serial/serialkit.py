@@ -138,7 +138,7 @@ async def stream(
 
 
 def wearable_for(session: Any, **kwargs: Any) -> SimulatedWearable:
-    kwargs.setdefault("speed", 40.0)
+    kwargs.setdefault("speed", 80.0)
     return SimulatedWearable.from_session(session, **kwargs)
 
 

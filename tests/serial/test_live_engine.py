@@ -68,7 +68,7 @@ def test_live_reps_match_batch_through_damage_and_an_unplug(tmp_path) -> None:  
     s = simulated_session(400.0, reps=6)
     faults = WearableFaults(boot_garbage=True, corrupt_every=97, drop_every=89, unplug_at_s=s.t_s[-1] * 0.6,
                             unplug_for_s=0.5)
-    w = wearable_for(s, faults=faults, link_path=tmp_path / "ttyIMU0", speed=10.0)
+    w = wearable_for(s, faults=faults, link_path=tmp_path / "ttyIMU0", speed=20.0)
     live, batch, r = live_and_batch(w)
     assert r.stats.reconnects == 1 and r.stats.wire.corrupt_frames > 0 and r.dropped > 0
     unplug_s = s.t_s[-1] * 0.6

@@ -20,7 +20,7 @@ from imu_tempo.sources.wire import (
 )
 from imu_tempo.types import SampleBlock
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 headers = st.builds(
     HeaderFrame,
