@@ -493,3 +493,33 @@ class TestCli:
     def test_bad_flag_value_is_a_config_error(self, tmp_path):
         with pytest.raises(ConfigError, match="fs_hz"):
             run(self._args("--out", str(tmp_path / "x.csv"), "--rate-hz", "1000"))
+
+
+class TestShippedRecordings:
+    """recordings/sim_*.csv: readable, labelled simulated, and still what the documented commands make."""
+
+    ROOT = __import__("pathlib").Path(__file__).resolve().parents[2] / "recordings"
+    MADE_BY = {  # the commands in recordings/SIMULATED.md
+        "kettlebell_swing": {},
+        "push_press": {"seed": 1, "sets": 2, "rest_between_sets_s": 45.0},
+        "jump_squat": {"seed": 2},
+    }
+
+    @pytest.mark.parametrize("exercise", list(MADE_BY))
+    def test_recording_and_truth_agree_with_the_simulator(self, exercise):
+        path = self.ROOT / f"sim_{exercise}.csv"
+        r = read_recording(path)
+        assert r.metadata["simulated"] == "true" and "SIMULATED" in r.metadata["sensor"]
+        assert r.fs_hz == 100.0 and r.gyro is not None and path.stat().st_size < 1_500_000
+        rows = truth_path(path).read_text().splitlines()
+        assert rows[0] == "set,rep,start_s,end_s,concentric_s"
+        shipped = [tuple(float(x) for x in row.split(",")) for row in rows[1:]]
+        s = sim(exercise=exercise, **self.MADE_BY[exercise])
+        assert len(shipped) == len(s.truth), "regenerate with the commands in recordings/SIMULATED.md"
+        for row, rep in zip(shipped, s.truth):
+            assert row == pytest.approx((rep.set, rep.rep, rep.start_s, rep.end_s, rep.concentric_s), abs=2e-6)
+            assert r.t_s[0] + 5.0 < rep.start_s and rep.end_s < r.t_s[-1] - 5.0
+        np.testing.assert_allclose(r.t_s, s.t_s, atol=1e-6)
+        np.testing.assert_allclose(r.accel, s.accel, rtol=1e-5, atol=1e-5)
+        failures = ",".join("none" if f is None else str(f) for f in s.truth_failure.values())
+        assert r.metadata["truth_failure_rep"] == failures
