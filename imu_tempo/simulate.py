@@ -95,8 +95,10 @@ __all__ = [
     "add_arguments",
     "run",
     "simulate_session",
+    "summary",
     "truth_path",
     "write_session",
+    "write_truth",
 ]
 
 G = 9.80665
@@ -1560,8 +1562,8 @@ EXERCISES: dict[str, Preset] = {
         start_event="the descent begins",
         end_event="standing again after the landing and stopped",
         concentric_event="bottom of the squat to the apex of the flight",
-        fresh_rep_s=2.1,
-        fresh_concentric_s=0.53,
+        fresh_rep_s=2.05,
+        fresh_concentric_s=0.61,
         reps_fatigued=(6, 8),
         reps_fresh=5,
         pause_s=(0.8, 1.5),
