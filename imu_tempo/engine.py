@@ -278,15 +278,17 @@ class Engine:
     def _advance(self, *, final: bool) -> None:
         stop = self.ring.total if final else self.ring.total - self.delay
         stop = max(stop, self.scanner.pos)
-        lobes = self.scanner.advance(stop)
+        self.scanner.advance(stop, on_lobe=self._on_lobe)
         if final:
-            lobes += self._end_of_data_lobe()
-        for lobe in lobes:
-            for cand in self.assembler.add(lobe):
-                self._emit_rep(cand)
+            for lobe in self._end_of_data_lobe():
+                self._on_lobe(lobe)
         if final:
             self.assembler.reset()
         self._check_set_end(upto=self.ring.total)
+
+    def _on_lobe(self, lobe: Lobe) -> None:
+        for cand in self.assembler.add(lobe):
+            self._emit_rep(cand)
 
     def _end_of_data_lobe(self) -> list[Lobe]:
         """At the end of data, a lobe that has come to a stop counts as ending at rest."""

@@ -54,14 +54,15 @@ class DetectorParams:
 
     quiet_window_s: float = 0.10  # a rest is this long with the acceleration range below quiet_range
     quiet_range_mps2: float = 0.45
-    rest_level_mps2: float = 1.2  # ... and within this of gravity (a free fall is steady too)
+    rest_level_mps2: float = 0.6  # ... and within this of gravity (a free fall is steady too)
     force_rest_s: float = 0.3  # quiet this long is a rest even if the integrated velocity drifted (ZUPT)
     onset_window_s: float = 1.0  # slow movements: velocity gained over this window starts a movement
     v_establish_mps: float = 0.10  # a lobe exists once its velocity passes this
     g_min_rest_s: float = 0.25  # rests at least this long re-measure gravity
-    level_tol: float = 0.25  # "back to the start level": within this fraction of the rep's excursion
+    level_tol: float = 0.15  # "back to the start level": within this fraction of the rep's excursion
     max_lobe_s: float = 4.0  # one upward or downward phase never lasts longer (else: drift; re-anchor)
-    max_hold_s: float = 2.5  # a rest this long inside an unfinished rep abandons it (set-up, re-rack)
+    max_pre_phase_s: float = 1.5  # a dip, descent or backswing before the lift is never slower
+    max_hold_s: float = 1.2  # a rest this long inside an unfinished rep abandons it (set-up, re-rack)
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class LobeScanner:
         self.Wf = max(self.W + 1, int(round(params.force_rest_s * fs_hz)))
         self.Wv = max(2, int(round(params.onset_window_s * fs_hz)))
         self.max_lobe = int(round(params.max_lobe_s * fs_hz))
+        self.Wg = max(self.W, int(round(2.0 * fs_hz)))  # gravity is re-measured over a rest's last 2 s
         self.g = g0
         self.pos = 0  # next absolute index to scan
         self.floor = 0  # first valid index (stream start or last reset)
@@ -105,6 +107,8 @@ class LobeScanner:
         self.pending: Lobe | None = None
         self.move_from = 0  # no return to rest before this index (avoid re-entering at the same sample)
         self._prev_lobe: Lobe | None = None
+        self._bout: list[Lobe] = []  # lobes since the last rest, corrected together when it ends
+        self._bout_start = 0.0
 
     # -- public --------------------------------------------------------------------
     def reset(self, at: int) -> None:
@@ -115,14 +119,24 @@ class LobeScanner:
         self.cur = self.pending = None
         self._prev_lobe = None
 
-    def advance(self, stop: int) -> list[Lobe]:
-        """Scan indices up to ``stop`` (exclusive); return the lobes completed, in order."""
+    def advance(self, stop: int, on_lobe=None) -> list[Lobe]:
+        """Scan indices up to ``stop`` (exclusive); return the lobes completed, in order.
+
+        ``on_lobe(lobe)`` is called for each lobe the moment it completes, before the scan
+        goes on.  Later zero-velocity updates may still correct a lobe's displacement and
+        turnaround times; handing lobes over at once (rather than after the scan) makes what
+        the consumer sees independent of how the stream was split into blocks.
+        """
         done: list[Lobe] = []
         while self.pos < stop:
+            n = len(done)
             if self.mode == "rest":
                 self._scan_rest(stop)
             else:
                 self._scan_move(stop, done)
+            if on_lobe is not None:
+                for lobe in done[n:]:
+                    on_lobe(lobe)
         return done
 
     def flush(self) -> list[Lobe]:
@@ -157,19 +171,22 @@ class LobeScanner:
         x, lo = self._hist(i, stop, self.W)
         q = self._quiet(x, lo, i, self.W)
         xi = x[i - lo :]
-        d = (xi - self.g) * self.dt
-        c = np.cumsum(np.concatenate(([self.c_prev], d)))[1:]
+        # C: running sum of x since the rest began (continued sequentially: chunk invariant)
+        c = np.cumsum(np.concatenate(([self.c_prev], xi)))[1:]
         self.ring.put(i, COL_C, c)
         self.ring.put(i, COL_V, np.zeros_like(c))
-        # velocity gained over the trailing onset window (since the rest started at most)
-        back = np.arange(i, stop) - self.Wv
-        base = np.zeros_like(c)
+        idx = np.arange(i, stop)
+        n_rest = idx - self.rest_start + 1
+        mean_rest = c / n_rest  # the rest's own level: a stale g cannot fake a movement
+        back = idx - self.Wv
         has = back >= self.rest_start
+        win_sum = c.copy()
+        n_win = n_rest.astype(float)
         if has.any():
-            first_b = int(back[has][0])
-            base_src = self.ring.get(first_b, int(back[has][-1]) + 1, COL_C)
-            base[has] = base_src
-        vsum = c - base
+            b0, b1 = int(back[has][0]), int(back[has][-1]) + 1
+            win_sum[has] = c[has] - self.ring.get(b0, b1, COL_C)
+            n_win[has] = self.Wv
+        vsum = (win_sum - n_win * mean_rest) * self.dt
         trig = (~q) | (np.abs(vsum) >= self.p.v_establish_mps)
         hits = np.flatnonzero(trig)
         if hits.size == 0:
@@ -180,9 +197,13 @@ class LobeScanner:
         # Leave the rest: re-measure gravity from it, anchor the velocity before the onset.
         by_velocity = q[hits[0]]
         anchor = max(self.rest_start, j - (self.Wv if by_velocity else self.W))
-        if anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
-            self.g = float(np.mean(self.ring.get(self.rest_start, anchor + 1, COL_X)))
+        if anchor - self.rest_start + 1 >= self.W:
+            # the last seconds of the rest: the orientation the movement starts from
+            lo = max(self.rest_start, anchor + 1 - self.Wg, self.ring.first)
+            self.g = float(np.mean(self.ring.get(lo, anchor + 1, COL_X)))
         self.mode = "move"
+        self._bout = []
+        self._bout_start = float(anchor)
         self.cur = Lobe(sign=0, start=float(anchor), start_kind="rest", g=self.g)
         self.pending = None
         self.v_prev = 0.0
@@ -248,11 +269,55 @@ class LobeScanner:
         cur.end_kind = pend.start_kind
         cur.done_at = i + j
         done.append(cur)
+        self._bout.append(cur)
         self.cur = pend
         self.pending = None
         self._consume(v, i, i, i + j + 1)
         self._cycle_update(cur)
         return None
+
+    def _zupt(self, rest_start: int) -> None:
+        """Zero-velocity update over the bout that just came to rest.
+
+        At rest the true velocity is zero, so the integrated velocity there is the
+        drift accumulated since the bout left the previous rest.  Assuming it grew
+        linearly (a constant error in gravity), remove that ramp from every lobe of
+        the bout: their displacements, and the turnaround times between them.
+        """
+        bout = self._bout
+        b0 = self._bout_start
+        span = rest_start - b0
+        if not bout or span <= 0:
+            return
+        drift = self.v_prev  # velocity shown at the rest; truly zero
+        rate = drift / span  # per sample
+        if rate == 0.0:
+            return
+        dt = self.dt
+        # turnaround times between consecutive lobes: zero crossings of the corrected velocity
+        for a, b in zip(bout[:-1], bout[1:]):
+            if a.end_kind == "rest":
+                continue
+            c = a.end
+            lo = max(int(np.floor(a.start)) + 1, self.ring.first, int(c) - int(0.4 * self.fs))
+            hi = min(int(np.ceil(b.end)), self.ring.total, int(c) + int(0.4 * self.fs) + 2)
+            if hi - lo < 3:
+                continue
+            idx = np.arange(lo, hi)
+            vc = self.ring.get(lo, hi, COL_V) - rate * (idx - b0)
+            sgn = a.sign * vc
+            # the crossing from a's direction to b's nearest to the old one
+            ks = np.flatnonzero((sgn[:-1] > 0) & (sgn[1:] <= 0))
+            if ks.size == 0:
+                continue
+            k = int(ks[np.argmin(np.abs(idx[ks] - c))])
+            frac = vc[k] / (vc[k] - vc[k + 1]) if vc[k] != vc[k + 1] else 0.0
+            a.end = b.start = float(idx[k] + frac)
+        # displacements: subtract the integral of the drift ramp over each lobe
+        for lb in bout:
+            s0 = max(lb.start - b0, 0.0)
+            s1 = max(lb.end - b0, s0)
+            lb.disp -= rate * dt * (s1 * s1 - s0 * s0) / 2.0
 
     def _cycle_update(self, done_lobe: Lobe) -> None:
         """Re-measure gravity over the last up+down cycle (its mean acceleration is zero).
@@ -275,6 +340,7 @@ class LobeScanner:
         if self.cur is not None:
             self.cur.g = self.g
 
+
     def _consume(self, v: np.ndarray, base: int, a: int, b: int) -> None:
         """Account samples [a, b) to the open lobe; ``v[k]`` is the velocity at index ``base + k``."""
         seg = v[a - base : b - base]
@@ -292,13 +358,18 @@ class LobeScanner:
         self._consume(v, i, i, j_abs + 1)
         rest_start = max(self.floor, j_abs - self.W + 1, int(np.ceil(self.cur.start)) + 1 if self.cur else 0)
         if lobe_done is not None:
+            t_quiet = (j_abs + 1 - rest_start) * self.dt
+            lobe_done.disp -= self.v_prev * t_quiet  # the quiet window itself only carried drift
             lobe_done.end = float(rest_start)
+            self._bout.append(lobe_done)
+            self._zupt(rest_start)
             lobe_done.end_kind = "rest"
             lobe_done.done_at = j_abs
             done.append(lobe_done)
         self.mode = "rest"
         self.cur = self.pending = None
         self._prev_lobe = None
+        self._bout = []
         self.rest_start = rest_start
         self.v_prev = 0.0
         # restart the rest cumsum at rest_start: rescan from there in rest mode
@@ -306,8 +377,7 @@ class LobeScanner:
         rescan_from = max(rest_start, self.move_from + 1)
         self.pos = max(rescan_from, j_abs + 1)
         if self.pos > rest_start:
-            xs = self.ring.get(rest_start, self.pos, COL_X)
-            c = np.cumsum((xs - self.g) * self.dt)
+            c = np.cumsum(self.ring.get(rest_start, self.pos, COL_X))
             self.ring.put(rest_start, COL_C, c)
             self.c_prev = float(c[-1])
 
@@ -336,7 +406,14 @@ class RepCandidate:
 @dataclass
 class _Open:
     lobes: list[Lobe] = field(default_factory=list)
-    levels: list[float] = field(default_factory=lambda: [0.0])  # cumulative displacement at each boundary
+
+    @property
+    def levels(self) -> list[float]:
+        """Cumulative displacement at each lobe boundary (derived: lobes may be corrected later)."""
+        out = [0.0]
+        for lb in self.lobes:
+            out.append(out[-1] + lb.disp)
+        return out
 
 
 class RepAssembler:
@@ -366,6 +443,22 @@ class RepAssembler:
                 self._drop_first()
         if not o.lobes and abs(lobe.disp) < 0.25 * self.min_rom:
             return out  # a fidget between reps
+        if (
+            o.lobes
+            and lobe.end_kind == "rest"
+            and o.lobes[-1].end_kind != "rest"
+            and abs(lobe.disp) < 0.1 * self.min_rom
+        ):
+            # drift made the velocity cross zero just before the movement stopped: the previous
+            # lobe really ended at this rest (its own braking ramp refines the end)
+            prev = o.lobes[-1]
+            prev.end, prev.end_kind, prev.done_at = lobe.end, "rest", lobe.done_at
+            prev.disp += lobe.disp
+            cand = self._candidate(o, force=False, done_at=lobe.done_at)
+            if cand is not None:
+                out.append(cand)
+                self.open = _Open()
+            return out
         # a second big concentric while the first has come back down: split before it
         if lobe.sign > 0 and lobe.disp >= self.min_rom and o.lobes:
             conc = self._conc(o.lobes)
@@ -375,7 +468,6 @@ class RepAssembler:
                 if cand is not None:
                     out.append(cand)
         o.lobes.append(lobe)
-        o.levels.append(o.levels[-1] + lobe.disp)
         cand = self._candidate(o, force=False, done_at=lobe.done_at)
         if cand is not None:
             out.append(cand)
@@ -393,9 +485,7 @@ class RepAssembler:
         return any(lb.sign < 0 for lb in lobes[k + 1 :])
 
     def _drop_first(self) -> None:
-        o = self.open
-        d = o.lobes.pop(0).disp
-        o.levels = [lv - d for lv in o.levels[1:]] if len(o.levels) > 1 else [0.0]
+        self.open.lobes.pop(0)
 
     def _candidate(self, o: _Open, *, force: bool, done_at: int) -> RepCandidate | None:
         lobes = o.lobes
@@ -418,12 +508,19 @@ class RepAssembler:
         # candidate starts: boundary b (before lobe b) for b <= k_conc
         tol = self.p.level_tol * excursion
         starts = []
+        pre_max = self.p.max_pre_phase_s * self.fs
         for b in range(k_conc + 1):
+            if any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc]):
+                continue  # a slow move before the lift (bending to pick the bar up) is set-up, not rep
             kind = lobes[b].start_kind
             if end_kind != "rest" and kind == "rest":
                 # a rest followed by upward movement is a bottom position, like a bottom turnaround
                 kind = "up" if lobes[b].sign > 0 else "down"
-            if abs(levels[b] - end_level) <= tol:
+            # Back at the start level, within tol.  An up-first rep starts at the bottom, so
+            # ending a little *below* it can only be drift (and the mirror for down-first):
+            # twice the tolerance on that side.
+            diff = (end_level - levels[b]) * lobes[b].sign
+            if -2.0 * tol <= diff <= tol:
                 starts.append((b, kind))
         if not starts:
             if not force:
