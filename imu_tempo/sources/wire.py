@@ -872,6 +872,10 @@ class TextStream:
                 tl.offset_us = 0.0  # session time is device time
             else:
                 step = t - self._prev_t
+                if self._prev_t >= _U32 // 2 and -_U32 < step < -(_U32 // 2):
+                    # A sketch printing micros() (t_us column): the u32 wrapped after 71.6 min.
+                    tl.offset_us += _U32
+                    step += _U32
                 if self._link_break:
                     # Back after a reconnect: did the device clock run on, or restart?
                     # No sequence numbers in text: ask the host clock where the device clock should be

@@ -388,6 +388,15 @@ class TestTextStream:
         tt = np.concatenate([x.t_s for x in b])
         assert len(tt) == 10 and np.all(np.diff(tt) > 0)
 
+    def test_micros_wrap_in_a_t_us_column(self) -> None:
+        ts = TextStream(source_name="p", accel_unit="g", rate_rows=3)
+        t_us = (np.arange(8) * 2500 + 2**32 - 10_000) % 2**32
+        rows = np.column_stack([t_us, np.zeros((8, 2)), np.ones(8)]).astype(float)
+        b = blocks_of(ts.feed(rows, host_time_s=0.0))
+        t = np.concatenate([x.t_s for x in b])
+        np.testing.assert_allclose(np.diff(t), 0.0025)
+        assert ts.restarts == 0 and sum(x.dropped for x in b) == 0
+
     def test_restart_keeps_time_increasing(self) -> None:
         ts = TextStream(source_name="p", accel_unit="g", rate_rows=3)
         out = ts.feed(text_rows([5000, 5010, 5020, 5030]), host_time_s=0.0)
