@@ -42,6 +42,8 @@ from .types import Event, SampleBlock, StatusEvent
 
 #: Sample rate of the simulated wearable of ``--demo``.
 DEMO_FS_HZ = 200.0
+#: Simulator seed of the demo set (12 swings, slowing past 1.2 s from rep 11).
+DEMO_SEED = 2
 
 
 # =====================================================================================
@@ -216,8 +218,10 @@ async def _serial_demo(args: argparse.Namespace, *, status: Callable[[StatusEven
     if args.exercise not in EXERCISES:
         raise ConfigError(f"--exercise {args.exercise!r} is not simulated; choose one of {', '.join(EXERCISES)}")
     # A short walk-up so the first rep comes within seconds: it is a first command.
-    session = simulate_session(exercise=args.exercise, sets=1, fs_hz=DEMO_FS_HZ, seed=0, fatigue=True, gyro=True,
-                               idle_s=2.0, walk=False)
+    session = simulate_session(exercise=args.exercise, sets=1, fs_hz=DEMO_FS_HZ, seed=DEMO_SEED, fatigue=True,
+                               gyro=True, idle_s=2.0, walk=False)
+    fail = session.truth_failure.get(1)
+    truth = f"{len(session.truth)} reps" + (f", tempo failure from rep {fail}" if fail else ", no tempo failure")
     with tempfile.TemporaryDirectory(prefix="imu-tempo-demo-") as tmp:
         wearable = SimulatedWearable.from_session(
             session, wire_format="binary", speed=args.demo_speed, link_path=Path(tmp) / "ttyIMU-demo",
@@ -226,8 +230,10 @@ async def _serial_demo(args: argparse.Namespace, *, status: Callable[[StatusEven
         status(StatusEvent(
             state="demo",
             message=(f"simulated wearable on {wearable.port} (a real pseudo-terminal): {args.exercise}, "
-                     f"{DEMO_FS_HZ:g} Hz, {wearable.last_t_s:.0f} s of session at {args.demo_speed:g}x speed"),
-            details={"port": wearable.port, "exercise": args.exercise, "speed": args.demo_speed},
+                     f"{DEMO_FS_HZ:g} Hz, {wearable.last_t_s:.0f} s of session at {args.demo_speed:g}x speed; "
+                     f"the simulated athlete does {truth}"),
+            details={"port": wearable.port, "exercise": args.exercise, "speed": args.demo_speed,
+                     "truth_reps": len(session.truth), "truth_failure_rep": fail},
         ))
         src = SerialSource(wearable.port, wire_format="auto", reconnect_s=args.reconnect_s, status=status,
                            idle_end=wearable.finished)
@@ -251,7 +257,10 @@ async def _ble(args: argparse.Namespace, *, status: Callable[[StatusEvent], None
         yield src, lambda: _ble_stats(src)
         return
     try:
-        demo_cm = ble.demo_ble_peripheral(profile=args.profile or "nus", exercise=args.exercise, speed=args.demo_speed)
+        kw: dict[str, Any] = {"exercise": args.exercise, "speed": args.demo_speed}
+        if args.profile:
+            kw["profile"] = args.profile
+        demo_cm = ble.demo_ble_peripheral(**kw)
     except ImportError as exc:
         raise SourceError(f"the simulated BLE wearable needs Bumble: {exc}") from None
     async with demo_cm as demo:
