@@ -109,7 +109,9 @@ def run_ports(args: argparse.Namespace) -> int:
     for p in shown:
         ids = f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None and p.pid is not None else "-"
         print(f"{p.device:<{width}}  {ids:<9}  {p.why}{'  ' + p.description if p.description else ''}")
-    print(f"\nthen: imu-tempo live --serial {shown[0].device}")
+    likely = [p for p in shown if p.likely]
+    if likely:
+        print(f"\nthen: imu-tempo live --serial {likely[0].device}")
     return 0
 
 
