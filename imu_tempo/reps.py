@@ -41,6 +41,8 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from .ring import RingBuffer
 
+STANDARD_GRAVITY = 9.80665
+
 BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
 
 # Ring columns shared with the engine.
@@ -54,7 +56,7 @@ class DetectorParams:
 
     quiet_window_s: float = 0.10  # a rest is this long with the acceleration range below quiet_range
     quiet_range_mps2: float = 0.45
-    rest_level_mps2: float = 0.6  # ... and within this of gravity (a free fall is steady too)
+    rest_level_mps2: float = 0.8  # ... and within this of 1 g (a free fall is steady too; room for bias)
     force_rest_s: float = 0.3  # quiet this long is a rest even if the integrated velocity drifted (ZUPT)
     onset_window_s: float = 1.0  # slow movements: velocity gained over this window starts a movement
     v_establish_mps: float = 0.10  # a lobe exists once its velocity passes this
@@ -158,7 +160,9 @@ class LobeScanner:
             x, window, mode="nearest", origin=origin
         )
         # still *and* at 1 g: a free fall (a jump's flight) is steady too, but it is no rest
-        dev = maximum_filter1d(np.abs(x - self.g), window, mode="nearest", origin=origin)
+        # against standard gravity, not the running estimate: a drifting estimate must not be
+        # able to vouch for itself (sensor bias and scale error are inside rest_level)
+        dev = maximum_filter1d(np.abs(x - STANDARD_GRAVITY), window, mode="nearest", origin=origin)
         q = (rng < self.p.quiet_range_mps2) & (dev < self.p.rest_level_mps2)
         # Windows reaching before the first valid sample are not yet a full window: not quiet.
         k = start - lo
@@ -197,7 +201,7 @@ class LobeScanner:
         # Leave the rest: re-measure gravity from it, anchor the velocity before the onset.
         by_velocity = q[hits[0]]
         anchor = max(self.rest_start, j - (self.Wv if by_velocity else self.W))
-        if anchor - self.rest_start + 1 >= self.W:
+        if anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
             # the last seconds of the rest: the orientation the movement starts from
             lo = max(self.rest_start, anchor + 1 - self.Wg, self.ring.first)
             self.g = float(np.mean(self.ring.get(lo, anchor + 1, COL_X)))

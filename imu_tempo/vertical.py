@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
+STANDARD_GRAVITY = 9.80665
+
 
 class VerticalAccel:
     """Block-by-block vertical specific force (``g + a_vertical``, m/s^2).
@@ -42,16 +44,18 @@ class VerticalAccel:
         *,
         fs_hz: float,
         use_gyro: bool,
-        static_window_s: float = 0.10,
+        static_window_s: float = 0.20,
         static_range_mps2: float = 0.45,
         static_rate_radps: float = 0.25,
         bias_min_s: float = 0.25,
+        static_level_mps2: float = 0.8,
     ) -> None:
         self.dt = 1.0 / fs_hz
         self.use_gyro = use_gyro
         self.W = max(2, int(round(static_window_s * fs_hz)))
         self.range_thr = static_range_mps2
         self.rate_thr = static_rate_radps
+        self.level_thr = static_level_mps2
         self.bias_min = max(1, int(round(bias_min_s * fs_hz)))
         self.reset()
 
@@ -88,7 +92,10 @@ class VerticalAccel:
         rate = np.sqrt(np.einsum("ij,ij->i", hw, hw))
         rmax = maximum_filter1d(rate, W, mode="nearest", origin=origin)
         full = np.arange(hm.shape[0]) >= W - 1  # windows with enough history
-        static = ((rng < self.range_thr) & (rmax < self.rate_thr) & full)[k:]
+        # static also means reading about 1 g: a free fall (a jump's flight) is steady too,
+        # and its f / |f| is the direction of noise, not of gravity
+        dev = maximum_filter1d(np.abs(hm - STANDARD_GRAVITY), W, mode="nearest", origin=origin)
+        static = ((rng < self.range_thr) & (rmax < self.rate_thr) & (dev < self.level_thr) & full)[k:]
         out = np.empty(n)
         # walk the block run by run (a handful of runs per second)
         edges = np.flatnonzero(np.diff(static.astype(np.int8))) + 1
