@@ -35,7 +35,10 @@ import numpy as np
 
 from .wire import HeaderFrame, SamplesFrame, TextFrame, cobs_frame, encode_frame
 
-__all__ = ["WearableFaults", "SimulatedWearable", "BOOT_GARBAGE"]
+__all__ = ["WearableFaults", "SimulatedWearable", "BOOT_GARBAGE", "END_MARKER"]
+
+#: Log message the wearable sends after its last sample (a text packet, or a ``#`` line).
+END_MARKER = "end of simulated session"
 
 #: What an ESP32-S3 prints at reset, plus line noise: the reader must shrug it off.
 BOOT_GARBAGE = (
@@ -312,6 +315,11 @@ class SimulatedWearable:
                     self.frames_corrupted += 1
                 self._write(payload, (i, j))
             i = j
+        if i >= n and not self._stop.is_set():
+            if self.wire_format == "binary":
+                self._write(cobs_frame(encode_frame(TextFrame(END_MARKER))), None)
+            else:
+                self._write(f"# {END_MARKER}\r\n".encode(), None)
 
     def _boot(self, *, seq_reset: bool) -> None:
         """What the firmware prints when it starts."""

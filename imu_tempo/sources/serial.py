@@ -190,6 +190,11 @@ class SerialSource:
     def __aiter__(self) -> AsyncIterator[SampleBlock]:
         return self._iterate()
 
+    @property
+    def backlog(self) -> int:
+        """Items handed over by the reader thread and not yet consumed (blocks, status, errors)."""
+        return len(self._items)
+
     def stats(self) -> SerialStats:
         """Link health so far (safe to call from the event loop while streaming)."""
         return SerialStats(port=self.port, wire=self.decoder.stats(), reconnects=self.reconnects,

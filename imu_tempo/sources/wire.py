@@ -393,7 +393,9 @@ class TextLineReader:
     A data line is 4 or 7 comma-separated numbers; the first data line fixes the
     column count.  Anything else is garbage (counted in ``garbage_lines`` /
     ``garbage_bytes``), except a header line naming the columns (``t_us,...``
-    switches the time column to microseconds) and a line with ``fs_hz=<rate>``.
+    switches the time column to microseconds), a line with ``fs_hz=<rate>``, and
+    comment lines starting with ``#`` (counted in ``comment_lines``, the last one
+    kept in ``last_comment``).
     The time column is returned in microseconds.
     """
 
@@ -408,6 +410,8 @@ class TextLineReader:
         self.garbage_bytes = 0
         self.header: str | None = None
         self.fs_hint_hz: float | None = None
+        self.comment_lines = 0
+        self.last_comment: str | None = None
 
     def reset(self) -> None:
         """Drop a partial line (after a reconnect)."""
@@ -463,6 +467,10 @@ class TextLineReader:
                 self.fs_hint_hz = float(m.group(1))
             except ValueError:  # pragma: no cover - regex guarantees a number
                 pass
+            return None
+        if line.startswith(b"#") and b"\x00" not in line:
+            self.comment_lines += 1  # firmware comments: kept for status, not garbage
+            self.last_comment = line[1:].strip().decode("utf-8", errors="replace")
             return None
         self._garbage(line)
         return None
@@ -1044,7 +1052,8 @@ class WireDecoder:
                 samples=ts.samples, dropped_samples=ts.dropped_samples, gaps=ts.gaps,
                 frames=self.lines.lines, corrupt_frames=ts.bad_rows,
                 garbage_bytes=garbage + self.lines.garbage_bytes, restarts=ts.restarts,
-                jitter_clamps=ts.jitter_clamps,
+                jitter_clamps=ts.jitter_clamps, text_frames=self.lines.comment_lines,
+                last_text=self.lines.last_comment,
                 skew_ppm=ts.clock.skew_ppm if ts.clock.ready else None,
             )
         fs = self.frame_stream

@@ -9,7 +9,6 @@ faster than real time only to keep the suite short.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from imu_tempo.sources.demo import SimulatedWearable, WearableFaults
+from imu_tempo.sources.demo import END_MARKER, SimulatedWearable, WearableFaults
 from imu_tempo.sources.serial import SerialSource
 from imu_tempo.types import SampleBlock, StatusEvent
 
@@ -90,14 +89,15 @@ async def stream(
     wearable: SimulatedWearable,
     *,
     end_t_s: float | None = None,
-    quiet_s: float = 1.0,
+    quiet_s: float = 10.0,
     on_block: Any = None,
     **source_kwargs: Any,
 ) -> Run:
     """Open the wearable's port with a SerialSource and collect until the session is over.
 
     Over means: a block reaches session time ``end_t_s`` (when given), or the wearable
-    has finished and nothing arrived for ``quiet_s``.  Errors raised by the iteration
+    has finished, its end marker was decoded and every item before it consumed (or, should
+    the marker itself be lost, nothing arrived for ``quiet_s``).  Errors raised by the iteration
     are returned in ``Run.error``.
     """
     run = Run()
@@ -123,7 +123,12 @@ async def stream(
             task = asyncio.create_task(consume())
             while not task.done():
                 await asyncio.wait({task}, timeout=0.05)
-                if not task.done() and wearable.finished() and time.monotonic() - last[0] > quiet_s:
+                if task.done() or not wearable.finished():
+                    continue
+                # Over when the wearable's end marker was decoded and everything before it consumed
+                # (event-driven); the quiet time only backs up a marker lost with a corrupted frame.
+                drained = src.stats().wire.last_text == END_MARKER and src.backlog == 0
+                if drained or time.monotonic() - last[0] > quiet_s:
                     task.cancel()
             try:
                 await task
@@ -154,5 +159,5 @@ def engine_works() -> bool:
 
 needs_engine = pytest.mark.skipif(not engine_works(), reason="imu_tempo.engine.Engine is not implemented yet")
 
-__all__ = ["RATES_HZ", "Run", "WearableFaults", "math", "needs_engine", "simulated_session", "stream", "synthetic",
+__all__ = ["RATES_HZ", "Run", "WearableFaults", "needs_engine", "simulated_session", "stream", "synthetic",
            "wearable_for"]
