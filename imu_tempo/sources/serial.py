@@ -13,7 +13,9 @@ event loop never blocks on the port, and the thread never waits for the
 analysis: the hand-over queue is bounded in *samples* (``max_pending_samples``);
 if the analysis ever falls that far behind, the newest blocks are dropped,
 counted, announced in a status event, and the next block delivered carries the
-loss in ``dropped`` so the engine sees a gap.
+loss in ``dropped`` so the engine sees a gap.  Before that, a consumer that is
+merely slow gets the contiguous blocks waiting for it merged into one, so it
+catches up with fewer, larger blocks.
 
 Errors travel through the same queue as the data, so the consumer's
 ``async for`` raises them in order, after every sample that came before.
