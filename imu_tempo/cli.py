@@ -42,6 +42,11 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--confirm", type=int, default=1, help="failing reps in a row before the failure cue (default 1)")
     g.add_argument("--set-rest-s", type=float, default=8.0, help="a rest this long ends a set (default 8 s)")
     g.add_argument("--calibration", metavar="PROFILE.toml", help="apply a profile saved by `imu-tempo calibrate --save`")
+    g.add_argument(
+        "--detector", choices=["vertical", "orientation", "both"], default="vertical",
+        help="rep channel: vertical (lifts: presses, squats, swings, pull-ups; default), orientation "
+        "(rotating movements: curls, raises, cable work), or both",
+    )
     u = p.add_argument_group("units")
     u.add_argument("--accel-unit", choices=["m/s^2", "g", "mg"], default=None, help="unit of ax,ay,az (default m/s^2)")
     u.add_argument("--gyro-unit", choices=["rad/s", "deg/s"], default=None, help="unit of gx,gy,gz (default rad/s)")
@@ -64,6 +69,7 @@ def settings_from_args(args: argparse.Namespace):
             measure=args.measure,
             confirm=args.confirm,
             set_rest_s=args.set_rest_s,
+            detector=getattr(args, "detector", "vertical"),
         ).replace(**changes)
     except TypeError as exc:  # pragma: no cover - defensive
         raise ConfigError(str(exc)) from None

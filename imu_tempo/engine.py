@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import SourceError
 from .filters import StreamingFilter, smoothing_fir
+from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
     COL_M,
@@ -58,6 +59,8 @@ from .types import (
     WarningEvent,
 )
 
+ORIENT_HOLD_S = 1.0  # orientation reps wait this long past their end for an overlapping vertical rep
+ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
 RING_EXTRA_S = 12.0  # ring capacity beyond the longest rep: refinement and rests look back this far
@@ -99,6 +102,9 @@ class Engine:
         self._last_t: float | None = None
         self._events: list[tuple[int, int, Event]] = []
         self._seq = 0
+        self._rep_queue: list[tuple] = []
+        self._qseq = 0
+        self._vertical_spans: list[tuple[float, float]] = []
 
     # -- public API -----------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> list[Event]:
@@ -123,7 +129,7 @@ class Engine:
         if self.uses_gyro and g is None:
             raise SourceError("the stream started with gyroscope data and this block has none")
         m = self.vertical(a, g if self.uses_gyro else None)
-        self._ingest(t, m, dropped=block.dropped)
+        self._ingest(t, m, a, dropped=block.dropped)
         self.samples += n
         return self._drain()
 
@@ -134,6 +140,8 @@ class Engine:
         self._finished = True
         if self.fs_hz is not None and self.ring.total > 0:
             self._flush_filter()
+            if self.orient is not None:
+                self._queue_orient(self.orient.finish())
             self._advance(final=True)
         self._close_set(index=self._last_index(), end_reason=None)
         return self._drain()
@@ -177,9 +185,42 @@ class Engine:
             fs_hz=fs, min_rom_m=s.min_rom_m, min_rep_s=s.min_rep_s, max_rep_s=s.max_rep_s, params=self.params
         )
         self.segment_floor = 0  # first raw index of the current continuous segment
+        self._new_orient(base=0)
+
+    # -- orientation channel ---------------------------------------------------------------------
+    def _new_orient(self, *, base: int) -> None:
+        """A fresh orientation detector whose sample 0 is ring index ``base``."""
+        if self.settings.detector == "vertical":
+            self.orient = None
+            return
+        s = self.settings
+        self.orient = OrientationRepDetector(fs_hz=self.fs_hz, min_rep_s=s.min_rep_s, max_rep_s=s.max_rep_s)
+        self._orient_base = base
+        self._orient_fed = 0
+        self._orient_fills: list[tuple[int, int]] = []  # (orientation index, ring samples inserted before it)
+
+    def _orient_to_ring(self, o: float) -> float:
+        extra = 0
+        for at, n in self._orient_fills:
+            if o >= at:
+                extra += n
+        return self._orient_base + o + extra
+
+    def _feed_orient(self, accel: np.ndarray) -> None:
+        if self.orient is None or accel.shape[0] == 0:
+            return
+        self._orient_fed += accel.shape[0]
+        self._queue_orient(self.orient.feed(accel))
+
+    def _queue_orient(self, reps) -> None:
+        hold = int(round(ORIENT_HOLD_S * self.fs_hz))
+        for r in reps:
+            start, end = self._orient_to_ring(r.start), self._orient_to_ring(r.end)
+            key = max(int(self._orient_to_ring(r.done_at)), int(math.ceil(end)) + hold)
+            self._queue(key, start, end, None, None, None, "orientation")
 
     # -- ingest: gaps, ring, smoothing -------------------------------------------------------
-    def _ingest(self, t: np.ndarray, m: np.ndarray, *, dropped: int) -> None:
+    def _ingest(self, t: np.ndarray, m: np.ndarray, a: np.ndarray, *, dropped: int) -> None:
         P = self.period
         if self._last_t is not None:
             dts = np.diff(t, prepend=self._last_t)
@@ -199,6 +240,7 @@ class Engine:
         for k in jumps:
             k = int(k)
             if k > pos:
+                self._feed_orient(a[pos:k])
                 self._append(t[pos:k], m[pos:k], gap=np.zeros(k - pos))
             pos = k
             if self._last_t is None:
@@ -211,6 +253,8 @@ class Engine:
             self.gaps.append(gap)
             self._push(self.ring.total, GapEvent(gap))
             if missing * P <= MAX_FILL_S:
+                if self.orient is not None:
+                    self._orient_fills.append((self._orient_fed, missing))
                 m_prev = float(self.ring.latest(1, COL_M)[0])
                 frac = np.arange(1, missing + 1) / (missing + 1)
                 self._append(
@@ -221,6 +265,7 @@ class Engine:
             else:
                 self._hard_break(t_next=float(t[k]))
         if pos < t.shape[0]:
+            self._feed_orient(a[pos:])
             self._append(t[pos:], m[pos:], gap=np.zeros(t.shape[0] - pos))
 
     def _append(self, t: np.ndarray, m: np.ndarray, *, gap: np.ndarray) -> None:
@@ -263,7 +308,10 @@ class Engine:
     def _hard_break(self, *, t_next: float) -> None:
         """A long gap: settle what came before, then restart the detector for what comes after."""
         self._flush_filter()
+        if self.orient is not None:
+            self._queue_orient(self.orient.finish())
         self._advance(final=True)
+        self._new_orient(base=self.ring.total)
         self.smoother.reset()
         self.vertical.reset()
         self.assembler.reset()
@@ -284,6 +332,7 @@ class Engine:
                 self._on_lobe(lobe)
         if final:
             self.assembler.reset()
+        self._finalize(upto=self.ring.total + (ORIENT_HOLD_BIG if final else 0))
         self._check_set_end(upto=self.ring.total)
 
     def _on_lobe(self, lobe: Lobe) -> None:
@@ -309,25 +358,62 @@ class Engine:
         return out
 
     def _emit_rep(self, c: RepCandidate) -> None:
-        ring, p = self.ring, self.params
+        """Time a vertical-channel rep and queue it for finalisation in data order."""
+        ring = self.ring
         first, last = c.lobes[0], c.lobes[-1]
         start = self._refine(c.start, c.start_kind, first, onset=True)
         end = self._refine(c.end, c.end_kind, last, onset=False)
         conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
         conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False)
+        conc_s = self._time_at(conc_end) - self._time_at(conc_start)
+        key = min(c.done_at + self.delay, ring.total - 1)
+        self._queue(key, start, end, conc_s if conc_s > 0 else None, c.conc.peak_v, c.conc.disp, "vertical")
+
+    def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str) -> None:
+        if self.settings.detector == "orientation" and channel == "vertical":
+            return
+        self._rep_queue.append((key, self._qseq, start, end, conc_s, peak_v, rom, channel))
+        self._qseq += 1
+
+    def _finalize(self, upto: int) -> None:
+        """Turn queued reps with key < ``upto`` into events, in key order (sets, tempo)."""
+        if not self._rep_queue:
+            return
+        self._rep_queue.sort(key=lambda q: (q[0], q[1]))
+        ready = [q for q in self._rep_queue if q[0] < upto]
+        if not ready:
+            return
+        self._rep_queue = [q for q in self._rep_queue if q[0] >= upto]
+        for key, _, start, end, conc_s, peak_v, rom, channel in ready:
+            if channel == "orientation" and self._overlaps_vertical(start, end):
+                continue
+            if channel == "vertical":
+                self._vertical_spans.append((start, end))
+                if len(self._vertical_spans) > 64:
+                    del self._vertical_spans[:32]
+            self._finalize_rep(key, start, end, conc_s, peak_v, rom)
+
+    def _overlaps_vertical(self, start: float, end: float) -> bool:
+        for a, b in reversed(self._vertical_spans):
+            ov = min(b, end) - max(a, start)
+            if ov > 0.5 * min(b - a, end - start):
+                return True
+        return False
+
+    def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
+        ring = self.ring
         s = self.settings
         start_s = self._time_at(start) + s.start_offset_s
         end_s = self._time_at(end) + s.end_offset_s
         if end_s <= start_s:
             return
-        conc_s = self._time_at(conc_end) - self._time_at(conc_start)
         lo = max(ring.first, int(math.floor(start)))
         hi = min(ring.total, int(math.ceil(end)) + 1)
         gap = bool(np.any(ring.get(lo, hi, COL_GAP) > 0)) if hi > lo else False
-        key = min(c.done_at + self.delay, ring.total - 1)
-        detected_at_s = float(ring.get(min(key, ring.total - 1), min(key, ring.total - 1) + 1, COL_T)[0])
+        k = min(max(key, ring.first), ring.total - 1)
+        detected_at_s = float(ring.get(k, k + 1, COL_T)[0])
         # the set: a rest of set_rest_s since the last rep closes it first
-        self._check_set_end(upto=min(key, ring.total - 1) + 1)
+        self._check_set_end(upto=k + 1)
         if self._open is None:
             self._open = _OpenSet(
                 index=len(self.sets) + 1,
@@ -342,20 +428,20 @@ class Engine:
             )
         st = self._open
         rep_index = len(st.reps) + 1
-        measure = (end_s - start_s) if s.measure == "rep" else max(conc_s, 0.0)
+        measure = (end_s - start_s) if s.measure == "rep" else conc_s
         judgement, confirmed_now = st.tempo.add(rep_index, measure)
         rep = Rep(
             index=rep_index,
             set_index=st.index,
             start_s=start_s,
             end_s=end_s,
-            concentric_s=conc_s if conc_s > 0 else None,
+            concentric_s=conc_s,
             detected_at_s=detected_at_s,
             failure=judgement.failure,
             warning=judgement.warning,
             gap=gap,
-            peak_velocity_mps=c.conc.peak_v,
-            rom_m=c.conc.disp,
+            peak_velocity_mps=peak_v,
+            rom_m=rom,
             reference_s=judgement.reference_s,
             slowdown=judgement.slowdown,
         )
@@ -367,7 +453,6 @@ class Engine:
         if confirmed_now and st.tempo.first_failure is not None:
             first_idx, reason = st.tempo.first_failure
             self._push(key, FailureEvent(rep, reason, first_idx))
-        del p
 
     def _refine(self, idx: float, kind: str, lobe: Lobe, *, onset: bool) -> float:
         if kind != "rest":

@@ -74,3 +74,25 @@ def vertical_session(
     f = f @ q.T + rng.normal(0.0, noise, (n, 3))
     w = rng.normal(0.0, 0.002, (n, 3)) if gyro else None
     return ts, f, w, truth
+
+
+def rotating_session(*, fs_hz: float = 50.0, reps: int = 6, period_s: float = 2.5, angle_deg: float = 120.0,
+                     lead_s: float = 3.0, tail_s: float = 3.0, noise: float = 0.05, seed: int = 0):
+    """A sensor swinging about a horizontal axis (a forearm in curls): little lift, much rotation.
+
+    Returns (t_s, accel, truth) with truth = [(start_s, end_s), ...] of each swing out and back.
+    """
+    n = int((lead_s + reps * period_s + tail_s) * fs_hz)
+    t = np.arange(n) / fs_hz
+    ang = np.zeros(n)
+    for k in range(reps):
+        s0 = lead_s + k * period_s
+        sel = (t >= s0) & (t < s0 + period_s)
+        tau = (t[sel] - s0) / period_s
+        ang[sel] = np.radians(angle_deg) * 0.5 * (1 - np.cos(2 * np.pi * tau))
+    f = np.stack([G * np.sin(ang), np.zeros(n), G * np.cos(ang)], axis=1)
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    f = f @ q.T + rng.normal(0.0, noise, (n, 3))
+    truth = [(lead_s + k * period_s, lead_s + (k + 1) * period_s) for k in range(reps)]
+    return t, f, truth
