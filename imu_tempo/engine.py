@@ -153,7 +153,7 @@ class Engine:
             "schema": SCHEMA,
             "recording": recording,
             "sample_rate_hz": None if self.fs_hz is None else round(self.fs_hz, 6),
-            "settings": {**self.settings.to_json(), "detector": _params_json(self.params)},
+            "settings": {**self.settings.to_json(), "detector_params": _params_json(self.params)},
             "samples": self.samples,
             "gaps": {
                 "count": len(self.gaps),
