@@ -105,6 +105,7 @@ class Engine:
         self._rep_queue: list[tuple] = []
         self._qseq = 0
         self._vertical_spans: list[tuple[float, float]] = []
+        self._held = None  # a set's first rep, until its second confirms it
 
     # -- public API -----------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> list[Event]:
@@ -333,6 +334,11 @@ class Engine:
         if final:
             self.assembler.reset()
         self._finalize(upto=self.ring.total + (ORIENT_HOLD_BIG if final else 0))
+        self._release_held(before_key=self.ring.total)
+        if final and self._finished and self._held is not None:
+            h = self._held
+            self._held = None
+            self._finalize_rep(max(h[0], self.ring.total - 1), h[2], h[3], h[4], h[5], h[6])
         self._check_set_end(upto=self.ring.total)
 
     def _on_lobe(self, lobe: Lobe) -> None:
@@ -384,14 +390,45 @@ class Engine:
         if not ready:
             return
         self._rep_queue = [q for q in self._rep_queue if q[0] >= upto]
-        for key, _, start, end, conc_s, peak_v, rom, channel in ready:
+        for item in ready:
+            key, _, start, end, conc_s, peak_v, rom, channel = item
             if channel == "orientation" and self._overlaps_vertical(start, end):
                 continue
             if channel == "vertical":
                 self._vertical_spans.append((start, end))
                 if len(self._vertical_spans) > 64:
                     del self._vertical_spans[:32]
+            self._release_held(before_key=key, next_item=item)
+            if channel == "vertical" and rom is not None and self._open is None and self._held is None:
+                # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
+                # lift onto the back) looks like a short rep; it rises far less than the next.
+                self._held = item
+                continue
             self._finalize_rep(key, start, end, conc_s, peak_v, rom)
+
+    def _release_held(self, *, before_key: int, next_item=None) -> None:
+        """Settle a held first rep: drop it as set-up, or emit it (late) before what follows."""
+        held = self._held
+        if held is None:
+            return
+        hkey, _, hstart, hend, hconc, hpeak, hrom, _ = held
+        deadline_t = self._time_at(hend) + self.settings.end_offset_s + self.settings.set_rest_s
+        # index at which the set would close with this rep alone
+        lo = max(self.ring.first, hkey)
+        hi = max(lo, min(self.ring.total, before_key + 1))
+        ts = self.ring.get(lo, hi, COL_T) if hi > lo else np.zeros(0)
+        closed = np.flatnonzero(ts >= deadline_t)
+        if closed.size:
+            self._held = None
+            self._finalize_rep(lo + int(closed[0]), hstart, hend, hconc, hpeak, hrom)
+            return
+        if next_item is None:
+            return
+        self._held = None
+        nrom = next_item[6]
+        if nrom is not None and hrom < 0.4 * nrom:
+            return  # set-up, not a rep
+        self._finalize_rep(max(hkey, next_item[0]), hstart, hend, hconc, hpeak, hrom)
 
     def _overlaps_vertical(self, start: float, end: float) -> bool:
         for a, b in reversed(self._vertical_spans):
