@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ports": ("imu_tempo.live", "list serial ports that look like wearables"),
     "scan": ("imu_tempo.sources.ble.scan", "list nearby BLE devices and the profile that fits each"),
     "calibrate": ("imu_tempo.calibrate", "compare with video-timed reps, measure the error in ms, fit a profile"),
+    "convert": ("imu_tempo.importers.convert", "convert app exports (phyphox, Sensor Logger, MetaMotion, Polar) to CSV v1"),
+    "report": ("imu_tempo.report", "a self-contained HTML (or PNG) report of a session"),
 }
 
 
