@@ -42,14 +42,20 @@ class StreamingFilter:
         """Filter the next samples of a 1-D signal; returns an array of the same length."""
         if x.shape[0] == 0:
             return x.astype(np.float64, copy=True)
-        if self.fir is not None and self.fir.shape[0] == 1:
-            return x * float(self.fir[0])  # a single tap has no state
+        if self.fir is not None:
+            taps = self.fir
+            if taps.shape[0] == 1:
+                return x * float(taps[0])  # a single tap has no state
+            # FIR state = the last len(taps) - 1 inputs (start-up: the first sample's level).
+            # Each output is the same dot product whatever the block split.
+            if self.zi is None:
+                self.zi = np.full(taps.shape[0] - 1, float(x[0]))
+            buf = np.concatenate((self.zi, x))
+            self.zi = buf[-(taps.shape[0] - 1) :]
+            return np.convolve(buf, taps[::-1], mode="valid")
         if self.zi is None:
             self.zi = self._steady_state(float(x[0]))
-        if self.sos is not None:
-            y, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
-        else:
-            y, self.zi = signal.lfilter(self.fir, 1.0, x, zi=self.zi)
+        y, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
         return y
 
     def _steady_state(self, level: float) -> np.ndarray:

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from .ring import RingBuffer
 
@@ -110,12 +109,14 @@ class LobeScanner:
         self.move_from = 0  # no return to rest before this index (avoid re-entering at the same sample)
         self._prev_lobe: Lobe | None = None
         self._bout: list[Lobe] = []  # lobes since the last rest, corrected together when it ends
+        self._q_cache: tuple | None = None
         self._bout_start = 0.0
 
     # -- public --------------------------------------------------------------------
     def reset(self, at: int) -> None:
         """Forget motion state (after a long gap); scanning restarts at ``at`` as a rest."""
         self.pos = self.floor = self.rest_start = at
+        self._q_cache = None
         self.mode = "rest"
         self.c_prev = self.v_prev = 0.0
         self.cur = self.pending = None
@@ -151,30 +152,62 @@ class LobeScanner:
         lo = max(self.floor, self.ring.first, start - window + 1)
         return self.ring.get(lo, stop, COL_X), lo
 
+    def _quiet_cached(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Quiet flags over the short (rest) and long (forced rest) windows for [start, stop).
+
+        Quietness depends on the signal alone (trailing windows, not the scanner's state),
+        so a flag never changes once computed: a rolling cache extends it with new samples.
+        """
+        c = self._q_cache
+        if c is None or start < c[0] or c[1] < start:
+            lo = max(min(start, self.pos) - self.Wv, self.floor, self.ring.first)
+            c = (lo, lo, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+        lo, hi, q, ql = c
+        if stop > hi:
+            x, xlo = self._hist(hi, stop, self.Wf)
+            q = np.concatenate((q, self._quiet(x, xlo, hi, self.W)))
+            ql = np.concatenate((ql, self._quiet(x, xlo, hi, self.Wf)))
+            hi = stop
+            keep = 4 * self.Wv + self.Wf  # rescans never go back further than this
+            if hi - lo > 2 * keep:
+                cut = min(hi - keep, start) - lo
+                if cut > 0:
+                    q, ql, lo = q[cut:], ql[cut:], lo + cut
+        self._q_cache = (lo, hi, q, ql)
+        return q[start - lo : stop - lo], ql[start - lo : stop - lo]
+
     def _quiet(self, x: np.ndarray, lo: int, start: int, window: int) -> np.ndarray:
-        """Trailing-window range of x below the quiet threshold, for indices [start, lo+len(x))."""
-        # maximum_filter1d with origin shifts the window to end at each sample (trailing window).
-        half = window // 2
-        origin = half if window % 2 else half - 1
-        rng = maximum_filter1d(x, window, mode="nearest", origin=origin) - minimum_filter1d(
-            x, window, mode="nearest", origin=origin
-        )
-        # still *and* at 1 g: a free fall (a jump's flight) is steady too, but it is no rest
-        # against standard gravity, not the running estimate: a drifting estimate must not be
-        # able to vouch for itself (sensor bias and scale error are inside rest_level)
-        dev = maximum_filter1d(np.abs(x - STANDARD_GRAVITY), window, mode="nearest", origin=origin)
-        q = (rng < self.p.quiet_range_mps2) & (dev < self.p.rest_level_mps2)
-        # Windows reaching before the first valid sample are not yet a full window: not quiet.
-        k = start - lo
-        idx = np.arange(start, lo + x.shape[0])
-        q = q[k:] & (idx - window + 1 >= self.floor)
+        """Trailing-window quiet flags for indices [start, lo + len(x)).
+
+        Quiet: over the window ending at the sample, every value within
+        ``rest_level`` of standard gravity (a free fall is steady too, and a drifting
+        gravity estimate must not vouch for itself) and a range below ``quiet_range``.
+        Windows reaching before the first valid sample are not quiet.
+        """
+        n_out = lo + x.shape[0] - start
+        if n_out <= 0:
+            return np.zeros(0, dtype=bool)
+        idx = np.arange(start, start + n_out)
+        full = idx - window + 1 >= max(lo, self.floor)
+        q = np.zeros(n_out, dtype=bool)
+        if not full.any():
+            return q
+        bad = np.abs(x - STANDARD_GRAVITY) >= self.p.rest_level_mps2
+        cbad = np.concatenate(([0], np.cumsum(bad)))
+        rel = idx - lo  # position of each output sample in x
+        ok = full.copy()
+        ok[full] = (cbad[rel[full] + 1] - cbad[rel[full] - window + 1]) == 0
+        cand = np.flatnonzero(ok)
+        if cand.size:
+            win = np.lib.stride_tricks.sliding_window_view(x, window)  # win[j] = x[j : j + window]
+            rows = win[rel[cand] - window + 1]
+            q[cand] = (rows.max(axis=1) - rows.min(axis=1)) < self.p.quiet_range_mps2
         return q
 
     def _scan_rest(self, stop: int) -> None:
         i = self.pos
-        x, lo = self._hist(i, stop, self.W)
-        q = self._quiet(x, lo, i, self.W)
-        xi = x[i - lo :]
+        xi = self.ring.get(i, stop, COL_X)
+        q, _ = self._quiet_cached(i, stop)
         # C: running sum of x since the rest began (continued sequentially: chunk invariant)
         c = np.cumsum(np.concatenate(([self.c_prev], xi)))[1:]
         self.ring.put(i, COL_C, c)
@@ -216,11 +249,9 @@ class LobeScanner:
 
     def _scan_move(self, stop: int, done: list[Lobe]) -> None:
         i = self.pos
-        x, lo = self._hist(i, stop, self.Wf)
-        xi = x[i - lo :]
+        xi = self.ring.get(i, stop, COL_X)
         v = np.cumsum(np.concatenate(([self.v_prev], (xi - self.g) * self.dt)))[1:]
-        q = self._quiet(x, lo, i, self.W)
-        ql = self._quiet(x, lo, i, self.Wf)
+        q, ql = self._quiet_cached(i, stop)
         idx = np.arange(i, stop)
         rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
         # No phase of a rep lasts this long: the velocity has drifted.  Re-anchor as if at rest;

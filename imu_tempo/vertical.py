@@ -20,7 +20,7 @@ All state is explicit; one call per block; no per-sample Python loop.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
+from scipy.ndimage import maximum_filter1d, minimum_filter1d  # noqa: F401
 
 STANDARD_GRAVITY = 9.80665
 
@@ -82,20 +82,23 @@ class VerticalAccel:
         hw = np.concatenate((self.h_rate, w))
         hf = np.concatenate((self.h_f, f))
         k = hm.shape[0] - n  # history length
-        half = W // 2
-        origin = half if W % 2 else half - 1
-        rng = maximum_filter1d(hm, W, mode="nearest", origin=origin) - minimum_filter1d(
-            hm, W, mode="nearest", origin=origin
-        )
-        # raw rate (bias is far below the threshold): keeps the static test independent of when
-        # the bias estimate last changed, so any block split gives the same static samples
+        # Static = over the trailing window: slow rotation, about 1 g, and a small range of |f|.
+        # The first two rule out most moving samples cheaply (a running count of offenders);
+        # the range is computed only where they pass.  The raw rate is used (bias is far
+        # below the threshold), so any block split gives the same static samples.
         rate = np.sqrt(np.einsum("ij,ij->i", hw, hw))
-        rmax = maximum_filter1d(rate, W, mode="nearest", origin=origin)
-        full = np.arange(hm.shape[0]) >= W - 1  # windows with enough history
-        # static also means reading about 1 g: a free fall (a jump's flight) is steady too,
-        # and its f / |f| is the direction of noise, not of gravity
-        dev = maximum_filter1d(np.abs(hm - STANDARD_GRAVITY), W, mode="nearest", origin=origin)
-        static = ((rng < self.range_thr) & (rmax < self.rate_thr) & (dev < self.level_thr) & full)[k:]
+        bad = (rate >= self.rate_thr) | (np.abs(hm - STANDARD_GRAVITY) >= self.level_thr)
+        cbad = np.concatenate(([0], np.cumsum(bad)))
+        idx = np.arange(k, k + n)
+        lo_w = idx - W + 1
+        full = lo_w >= 0
+        nbad = cbad[idx + 1] - cbad[np.maximum(lo_w, 0)]
+        static = full & (nbad == 0)
+        cand = np.flatnonzero(static)
+        if cand.size:
+            win = np.lib.stride_tricks.sliding_window_view(hm, W)  # win[j] covers hm[j : j + W]
+            rows = win[idx[cand] - W + 1]
+            static[cand] = (rows.max(axis=1) - rows.min(axis=1)) < self.range_thr
         out = np.empty(n)
         # walk the block run by run (a handful of runs per second)
         edges = np.flatnonzero(np.diff(static.astype(np.int8))) + 1
@@ -146,15 +149,12 @@ def _rotvec_to_quat(rv: np.ndarray) -> np.ndarray:
 def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     aw, ax, ay, az = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
     bw, bx, by, bz = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    return np.stack(
-        (
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ),
-        axis=1,
-    )
+    out = np.empty((max(a.shape[0], b.shape[0]), 4))
+    out[:, 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[:, 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[:, 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[:, 3] = aw * bz + ax * by - ay * bx + az * bw
+    return out
 
 
 def _prefix_product(q: np.ndarray) -> np.ndarray:
@@ -170,7 +170,15 @@ def _prefix_product(q: np.ndarray) -> np.ndarray:
 
 def _rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate the fixed vector ``v`` by the inverse of each unit quaternion in ``q``."""
-    w = q[:, :1]
-    r = -q[:, 1:]
-    t = 2.0 * np.cross(r, v[None, :])
-    return v[None, :] + w * t + np.cross(r, t)
+    w = q[:, 0]
+    rx, ry, rz = -q[:, 1], -q[:, 2], -q[:, 3]
+    vx, vy, vz = float(v[0]), float(v[1]), float(v[2])
+    # t = 2 r x v ; out = v + w t + r x t
+    tx = 2.0 * (ry * vz - rz * vy)
+    ty = 2.0 * (rz * vx - rx * vz)
+    tz = 2.0 * (rx * vy - ry * vx)
+    out = np.empty((q.shape[0], 3))
+    out[:, 0] = vx + w * tx + (ry * tz - rz * ty)
+    out[:, 1] = vy + w * ty + (rz * tx - rx * tz)
+    out[:, 2] = vz + w * tz + (rx * ty - ry * tx)
+    return out
