@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imu-tempo {args.command}: not available: {args._import_error}", file=sys.stderr)
         return 2
     mod = importlib.import_module(args._module)
-    runner = getattr(mod, f"run_{args._command}", None) or getattr(mod, "run")
+    runner = getattr(mod, f"run_{args._command}", None) or mod.run
     try:
         return int(runner(args) or 0)
     except ImuTempoError as exc:

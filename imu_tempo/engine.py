@@ -106,6 +106,7 @@ class Engine:
         self._qseq = 0
         self._vertical_spans: list[tuple[float, float]] = []
         self._held = None  # a set's first rep, until its second confirms it
+        self._set_scan_pos = 0  # samples before this were already checked against the set deadline
 
     # -- public API -----------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> list[Event]:
@@ -348,7 +349,6 @@ class Engine:
     def _end_of_data_lobe(self) -> list[Lobe]:
         """At the end of data, a lobe that has come to a stop counts as ending at rest."""
         sc = self.scanner
-        lobe = sc.pending or sc.cur
         out: list[Lobe] = []
         if sc.mode == "move" and sc.cur is not None and sc.cur.sign != 0:
             if abs(sc.v_prev) < self.params.v_establish_mps:
@@ -359,7 +359,6 @@ class Engine:
                 cur.end_kind = "rest"
                 cur.done_at = sc.pos - 1
                 out.append(cur)
-        del lobe
         sc.flush()
         return out
 
@@ -525,7 +524,7 @@ class Engine:
         if st is None or self.ring.total == 0:
             return
         deadline = st.last_end_s + self.settings.set_rest_s
-        lo = max(self.ring.first, self._set_scan_from(st))
+        lo = max(self.ring.first, self._set_scan_pos)
         if upto <= lo:
             return
         t = self.ring.get(lo, upto, COL_T)
@@ -534,10 +533,6 @@ class Engine:
             self._close_set(index=lo + int(hit[0]), end_reason=None)
         else:
             self._set_scan_pos = upto
-
-    def _set_scan_from(self, st: _OpenSet) -> int:
-        pos = getattr(self, "_set_scan_pos", 0)
-        return pos
 
     def _close_set(self, *, index: int, end_reason: str | None) -> None:
         st = self._open
