@@ -372,10 +372,13 @@ class Engine:
         conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False)
         conc_s = self._time_at(conc_end) - self._time_at(conc_start)
         key = min(c.done_at + self.delay, ring.total - 1)
-        self._queue(key, start, end, conc_s if conc_s > 0 else None, c.conc.peak_v, c.conc.disp, "vertical")
+        # a rep that ends at a turnaround flows into the next (continuous set): if it is the
+        # set's first, it may be a hike; one that ends at rest is released at once
+        channel = "vertical" if c.end_kind == "rest" else "vertical-continuous"
+        self._queue(key, start, end, conc_s if conc_s > 0 else None, c.conc.peak_v, c.conc.disp, channel)
 
     def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str) -> None:
-        if self.settings.detector == "orientation" and channel == "vertical":
+        if self.settings.detector == "orientation" and channel.startswith("vertical"):
             return
         self._rep_queue.append((key, self._qseq, start, end, conc_s, peak_v, rom, channel))
         self._qseq += 1
@@ -393,12 +396,12 @@ class Engine:
             key, _, start, end, conc_s, peak_v, rom, channel = item
             if channel == "orientation" and self._overlaps_vertical(start, end):
                 continue
-            if channel == "vertical":
+            if channel.startswith("vertical"):
                 self._vertical_spans.append((start, end))
                 if len(self._vertical_spans) > 64:
                     del self._vertical_spans[:32]
             self._release_held(before_key=key, next_item=item)
-            if channel == "vertical" and rom is not None and self._open is None and self._held is None:
+            if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
                 # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
                 # lift onto the back) looks like a short rep; it rises far less than the next.
                 self._held = item

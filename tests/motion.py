@@ -29,24 +29,26 @@ def vertical_session(
     noise: float = 0.03,
     seed: int = 0,
     gyro: bool = False,
-    rom_m: float = 0.5,
+    rom_m: float | list[float] = 0.5,
 ):
     """Phases are laid on a fine 10 kHz grid, then sampled at fs_hz."""
     conc = list(concentric_s) if isinstance(concentric_s, (list, tuple)) else [concentric_s] * reps
+    roms = list(rom_m) if isinstance(rom_m, (list, tuple)) else [rom_m] * reps
     phases: list[tuple[float, float]] = [(lead_s, 0.0)]  # (duration, displacement) ; 0 = hold
     truth = []
     t = lead_s
     for k in range(reps):
         c = conc[k]
+        rom = roms[k]
         start = t
         if pattern == "up_first":
-            seq = [(c, rom_m), (0.2, 0.0), (eccentric_s, -rom_m)]
+            seq = [(c, rom), (0.2, 0.0), (eccentric_s, -rom)]
             conc_s = c
         elif pattern == "down_first":
-            seq = [(0.3, -0.12), (c, rom_m + 0.12), (0.3, 0.0), (eccentric_s, -rom_m)]
+            seq = [(0.3, -0.12), (c, rom + 0.12), (0.3, 0.0), (eccentric_s, -rom)]
             conc_s = c
         elif pattern == "continuous":
-            seq = [(c, rom_m), (eccentric_s, -rom_m)]
+            seq = [(c, rom), (eccentric_s, -rom)]
             conc_s = c
         else:
             raise ValueError(pattern)
