@@ -19,9 +19,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from .engine import Engine
+from .errors import RecordingError, UnitError
 from .settings import Settings
 
 BATCH_BLOCK = 1 << 16
@@ -34,19 +36,80 @@ def analyze_recording(
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse one CSV v1 recording; returns the ``imu-tempo.analysis/1`` dict.
+    """Analyse one recording; returns the ``imu-tempo.analysis/1`` dict.
+
+    ``path`` is a CSV v1 recording or any export :mod:`imu_tempo.importers` recognises
+    by its header (a phyphox CSV or zip, a Sensor Logger folder or zip, ...); imports are
+    converted to what CSV v1 holds and fed to the engine the same way.
 
     Raises :class:`~imu_tempo.errors.RecordingError` / ``UnitError`` for files
     that cannot be read as written (the message names the file and line).
     """
+    rec = load_recording([path], accel_unit=accel_unit, gyro_unit=gyro_unit)
+    return analyze_loaded(rec, settings=settings, recording=str(path))
+
+
+def load_recording(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    format: str | None = None,
+    mapping: Mapping[str, str] | str | None = None,
+    accel_unit: str | None = None,
+    gyro_unit: str | None = None,
+):
+    """One session's samples as a :class:`~imu_tempo.sources.recording.Recording`.
+
+    A single CSV v1 file is read directly (its own, precise errors); a file whose header
+    no format matches is also read as CSV v1, and its error then lists the other formats.
+    Everything else goes through :func:`imu_tempo.importers.load_any`.
+    """
     from .sources.recording import read_recording
 
-    rec = read_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit)
+    if format in (None, "csv-v1") and mapping is None and len(paths) == 1:
+        p = os.fspath(paths[0])
+        if not os.path.isdir(p) and not p.lower().endswith(".zip"):
+            kind = _sniff_head(p)
+            if kind == "csv-v1" or format == "csv-v1":
+                return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit)
+            if kind is None:
+                try:
+                    return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit)
+                except RecordingError as exc:
+                    if isinstance(exc, UnitError) or "cannot open" in exc.reason:
+                        raise
+                    from .importers import KNOWN
+
+                    raise type(exc)(
+                        f"{exc.reason} (not an app export either: expected {KNOWN})", path=exc.path, line=exc.line
+                    ) from None
+    from .importers import load_any
+
+    return load_any(list(paths), format=format, mapping=mapping, accel_unit=accel_unit, gyro_unit=gyro_unit)
+
+
+def _sniff_head(path: str) -> str | None:
+    """The format of a file judged from its first 64 KiB (None: no format, or unreadable)."""
+    from .importers import sniff
+    from .importers._common import InputFile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    cut = head.rfind(b"\n")
+    head = head[: cut + 1] if cut > 0 else head
+    found = sniff(InputFile(path, os.path.basename(path), head))
+    return None if found is None else found[0]
+
+
+def analyze_loaded(rec, *, settings: Settings | None = None, recording: str) -> dict[str, Any]:
+    """Feed a loaded :class:`~imu_tempo.sources.recording.Recording` through the engine; the analysis dict."""
     eng = Engine(settings)
     for block in rec.blocks(BATCH_BLOCK):
         eng.feed(block)
     eng.finish()
-    return analysis_json(eng, recording=str(path), metadata=rec.metadata)
+    return analysis_json(eng, recording=recording, metadata=rec.metadata)
 
 
 def analysis_json(eng: Engine, *, recording: str, metadata: dict[str, str] | None = None) -> dict[str, Any]:
@@ -62,26 +125,73 @@ def analysis_json(eng: Engine, *, recording: str, metadata: dict[str, str] | Non
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .cli import add_analysis_arguments
 
-    p.add_argument("recordings", nargs="+", metavar="RECORDING.csv", help="CSV v1 recording(s)")
+    p.add_argument(
+        "recordings", nargs="+", metavar="RECORDING",
+        help="CSV v1 recording(s), app exports (phyphox, Sensor Logger, MetaBase, Polar Sensor Logger: files, "
+        "folders or zips), or folders of them; the format is recognised by its header",
+    )
     p.add_argument("--json", action="store_true", help="print the analysis JSON (imu-tempo.analysis/1)")
+    b = p.add_argument_group("many files")
+    b.add_argument("--summary", metavar="SUMMARY.csv", help="write one row per set (and per failed file) to this CSV")
+    b.add_argument("--reps-csv", metavar="REPS.csv", help="write one row per rep (stable columns) to this CSV")
+    b.add_argument("--jobs", type=int, default=1, metavar="N", help="analyse N sessions in parallel processes (default 1)")
+    add_import_arguments(p)
     add_analysis_arguments(p)
 
 
+def add_import_arguments(p: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--map``: shared by analyze, convert and report."""
+    from .importers import FORMATS
+
+    g = p.add_argument_group("import")
+    g.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help="the input format (default: recognised from the header)",
+    )
+    g.add_argument(
+        "--map", metavar="SPEC", default=None,
+        help="column mapping for any other CSV, e.g. \"t=Time [ms]:ms,ax=AccX:g,ay=AccY:g,az=AccZ:g,"
+        "gx=GyroX:deg/s,gy=GyroY:deg/s,gz=GyroZ:deg/s\" (units optional; implies --format generic)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from . import batch
     from .cli import settings_from_args
+    from .errors import ConfigError
+    from .importers import group_inputs, parse_mapping
 
     settings = settings_from_args(args)
-    results = []
-    for path in args.recordings:
-        res = analyze_recording(path, settings=settings, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit)
-        results.append(res)
-        if not args.json:
-            print_table(res, sys.stdout)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    mapping = parse_mapping(args.map) if args.map else None
+    if args.format is not None or mapping is not None:
+        groups, skipped = [list(args.recordings)], []
+    else:
+        groups, skipped = group_inputs(args.recordings)
+    if not groups:
+        raise ConfigError(f"no recordings found in {', '.join(args.recordings)}")
+    outcomes = batch.analyze_groups(
+        groups, settings=settings, format=args.format, mapping=mapping,
+        accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, jobs=args.jobs,
+    )
+    if len(outcomes) == 1 and outcomes[0].exception is not None:
+        raise outcomes[0].exception
+    ok = [o for o in outcomes if o.result is not None]
+    if args.summary:
+        batch.write_summary(args.summary, outcomes, measure=settings.measure)
+    if args.reps_csv:
+        batch.write_reps(args.reps_csv, outcomes)
     if args.json:
-        payload: Any = results[0] if len(results) == 1 else results
+        payload: Any = ok[0].result if len(outcomes) == 1 else [o.result for o in ok]
         json.dump(payload, sys.stdout, indent=1)
         sys.stdout.write("\n")
-    return 0
+    elif len(outcomes) == 1 or not (args.summary or args.reps_csv):
+        for o in ok:
+            print_table(o.result, sys.stdout)
+    else:
+        batch.print_summary(outcomes, sys.stdout, measure=settings.measure)
+    return batch.report_problems(outcomes, skipped, sys.stderr)
 
 
 def print_table(res: dict[str, Any], out: TextIO) -> None:
