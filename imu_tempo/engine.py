@@ -444,6 +444,9 @@ class Engine:
         s = self.settings
         start_s = self._time_at(start) + s.start_offset_s
         end_s = self._time_at(end) + s.end_offset_s
+        if self._open is not None and self._open.reps:
+            # reps never overlap: refinement near a shared turnaround must not reach back
+            start_s = max(start_s, self._open.reps[-1].end_s)
         if end_s <= start_s:
             return
         lo = max(ring.first, int(math.floor(start)))

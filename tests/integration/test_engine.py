@@ -215,3 +215,14 @@ def test_a_hike_before_continuous_swings_is_not_a_rep():
     assert len(reps) == len(truth) - 1
     assert abs(reps[0].start_s - truth[1][0]) < 0.03
     assert reps[0].detected_at_s == reps[1].detected_at_s  # held until the second confirmed it
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reps_never_overlap_on_simulated_sessions(seed):
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=100.0, seed=seed)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    for st in eng.sets:
+        for a, b in zip(st.reps, st.reps[1:]):
+            assert a.end_s <= b.start_s
