@@ -8,6 +8,13 @@
     imu-tempo live --demo                             # a simulated wearable on a real pty
     imu-tempo live --ble "Polar Sense"                # a BLE wearable (see `imu-tempo scan`)
     imu-tempo live ... --jsonl                        # one JSON object per event
+    imu-tempo live --demo --web                       # a live page at http://127.0.0.1:8765/ (--host 0.0.0.0: phones)
+    imu-tempo live ... --sound                        # beeps on a warning and on tempo failure
+
+In a terminal the reps appear in a live table (``--plain``: one line per event,
+as in a pipe).  ``--web`` serves the page from this process (see
+:mod:`imu_tempo.display.web`); it stays up after the stream ends (until Ctrl-C,
+or ``--web-linger-s``) so the set summary can still be read.
 
 Every source goes through :func:`imu_tempo.session.run_session`: each block is
 written to ``--record`` before it is analysed, the engine is finished on any
@@ -75,6 +82,9 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     demo.add_argument("--demo-speed", type=float, default=1.0, help="demo playback speed, a factor of real time (default 1)")
     demo.add_argument("--exercise", default="kettlebell_swing", help="exercise the demo simulates (default kettlebell_swing)")
     add_analysis_arguments(p)
+    from .display.hub import add_display_arguments
+
+    add_display_arguments(p)
 
 
 def add_ports_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,12 +132,36 @@ def run_ports(args: argparse.Namespace) -> int:
 def run_live(args: argparse.Namespace) -> int:
     """``imu-tempo live``: stream, analyse and print until the stream ends (or Ctrl-C)."""
     from .cli import settings_from_args
-    from .outputs import JsonlPrinter, TextPrinter
+    from .display.hub import check_display_args, open_displays
+    from .outputs import JsonlPrinter
 
     settings = settings_from_args(args)
     _check_args(args)
-    printer = JsonlPrinter() if args.jsonl else TextPrinter(measure=settings.measure)
-    return asyncio.run(live_session(args, settings=settings, on_event=printer))
+    check_display_args(args)
+    ended: list[int] = []
+
+    async def main() -> int:
+        async with open_displays(args, settings=settings, source=_source_label(args),
+                                 base=JsonlPrinter() if args.jsonl else None) as shown:
+            rc = await live_session(args, settings=settings, on_event=shown.on_event, on_block=shown.on_block)
+            ended.append(rc)
+            await shown.linger()
+        return rc
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        if ended:  # Ctrl-C while the page lingered after the stream ended: not an interruption
+            return ended[0]
+        raise
+
+
+def _source_label(args: argparse.Namespace) -> str:
+    if args.serial:
+        return args.serial
+    if args.ble:
+        return args.ble
+    return f"demo ({args.demo}, {args.exercise})"
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -146,7 +180,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 async def live_session(
-    args: argparse.Namespace, *, settings: Any, on_event: Callable[[Event], None]
+    args: argparse.Namespace,
+    *,
+    settings: Any,
+    on_event: Callable[[Event], None],
+    on_block: Callable[[SampleBlock], None] | None = None,
 ) -> int:
     """Run one live session described by parsed ``live`` arguments.
 
@@ -159,6 +197,9 @@ async def live_session(
     on_event : callable
         Receives every event (engine events and the source's status events), in
         the event loop's thread; its exceptions propagate.
+    on_block : callable, optional
+        Receives every block before the engine does (the displays' sample rate
+        and dropped-sample counts), in the event loop's thread.
 
     Returns
     -------
@@ -181,6 +222,10 @@ async def live_session(
     async with _open_source(args, status=status) as (source, stats):
         if recorder is not None:
             recorder.describe = lambda block: _recording_metadata(source.name, stats(), block)
+        if on_block is not None:
+            from .display.hub import ObservedSource
+
+            source = ObservedSource(source, on_block)
         try:
             result = await run_session(source, engine, on_event=on_event, recorder=recorder)
         finally:
@@ -211,11 +256,9 @@ async def _open_source(args: argparse.Namespace, *, status: Callable[[StatusEven
 
 @contextlib.asynccontextmanager
 async def _serial_demo(args: argparse.Namespace, *, status: Callable[[StatusEvent], None]) -> AsyncIterator[Any]:
-    from .simulate import simulate_session
+    from .simulate import EXERCISES, simulate_session
     from .sources.demo import SimulatedWearable
     from .sources.serial import SerialSource
-
-    from .simulate import EXERCISES
 
     if args.exercise not in EXERCISES:
         raise ConfigError(f"--exercise {args.exercise!r} is not simulated; choose one of {', '.join(EXERCISES)}")
@@ -278,7 +321,7 @@ def _ble_stats(src: Any) -> dict[str, Any]:
     s = getattr(src, "stats", None)
     if callable(s):
         out = s()
-        return out if isinstance(out, dict) else getattr(out, "to_json", lambda: {})()
+        return out if isinstance(out, dict) else getattr(out, "to_json", dict)()
     return {"port": getattr(src, "name", "")}
 
 

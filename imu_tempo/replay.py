@@ -4,6 +4,10 @@ At ``--speed 1`` the file plays in real time (device time drives the pacing)
 and each rep and failure cue is printed the moment the engine emits it, as a
 live session would have.  ``--speed max`` runs as fast as the machine allows;
 ``--json`` then prints the same document as ``analyze --json``.
+
+The live displays work here too, driven by the recording: ``--web`` (the page
+of ``live --web``), ``--sound``, and the live table in a terminal (``--plain``
+for one line per event).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import json
 import sys
 
 from .analysis import analysis_json
+from .display.hub import ObservedSource
 from .engine import Engine
-from .outputs import JsonlPrinter, TextPrinter
+from .outputs import JsonlPrinter
 from .session import run_session
+from .types import StatusEvent
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="at the end, print the analysis JSON (as analyze --json)")
     out.add_argument("--jsonl", action="store_true", help="one JSON object per event, as it happens")
     add_analysis_arguments(p)
+    from .display.hub import add_display_arguments
+
+    add_display_arguments(p)
 
 
 def parse_speed(text: str) -> float | None:
@@ -49,24 +58,44 @@ def parse_speed(text: str) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     from .cli import settings_from_args
+    from .display.hub import check_display_args, open_displays
     from .sources.recording import ReplaySource, read_recording
 
     settings = settings_from_args(args)
     speed = parse_speed(args.speed)
+    check_display_args(args)
     rec = read_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit)
     source = ReplaySource(rec, speed=speed, block_size=args.block_size)
     engine = Engine(settings)
     if args.json:
-        def on_event(ev) -> None:
+        def base(ev) -> None:
             pass
     elif args.jsonl:
-        on_event = JsonlPrinter(sys.stdout)
+        base = JsonlPrinter(sys.stdout)
     else:
-        on_event = TextPrinter(sys.stdout)
+        base = None
+    ended: list[int] = []
+
+    if not (args.json or args.jsonl):
         pace = "as fast as possible" if speed is None else f"at {speed:g}x real time"
         print(f"replaying {rec.name} ({rec.fs_hz:g} Hz, {rec.duration_s:.1f} s) {pace}", flush=True)
-    asyncio.run(run_session(source, engine, on_event=on_event, keep_events=False))
-    if args.json:
-        json.dump(analysis_json(engine, recording=str(args.recording), metadata=rec.metadata), sys.stdout, indent=1)
-        sys.stdout.write("\n")
+
+    async def main() -> None:
+        async with open_displays(args, settings=settings, source=rec.name, base=base) as shown:
+            await run_session(ObservedSource(source, shown.on_block), engine, on_event=shown.on_event,
+                              keep_events=False)
+            shown.show(StatusEvent(state="ended", message=f"replay of {rec.name} ended"))
+            ended.append(0)
+            if args.json:
+                json.dump(analysis_json(engine, recording=str(args.recording), metadata=rec.metadata), sys.stdout,
+                          indent=1)
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+            await shown.linger()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        if not ended:
+            raise
     return 0

@@ -1,0 +1,120 @@
+"""The terminal view: a live table in a terminal (a real pty here), plain lines in a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pty
+import re
+import subprocess
+import sys
+
+import numpy as np
+from displaykit import RECORDINGS, new_view, recorded_run
+from rich.console import Console
+
+from imu_tempo.display.terminal import TerminalTable, is_terminal, make_printer
+from imu_tempo.outputs import TextPrinter
+from imu_tempo.types import SampleBlock, StatusEvent
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def replay_cmd(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "imu_tempo", "replay", str(RECORDINGS / "sim_kettlebell_swing.csv"),
+            "--speed", "max", *extra]
+
+
+class TestFallback:
+    def test_a_pipe_gets_plain_lines(self) -> None:
+        proc = subprocess.run(replay_cmd(), capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout
+        assert "\x1b" not in out and "┃" not in out
+        lines = out.splitlines()
+        assert lines[0].startswith("replaying sim_kettlebell_swing")
+        assert sum(ln.startswith("set 1 rep ") for ln in lines) == 12
+        assert any("TEMPO FAILURE in set 1 at rep 11" in ln for ln in lines)
+        assert lines[-1].startswith("== set 1: 12 reps")
+
+    def test_make_printer_chooses_by_stream(self) -> None:
+        view = new_view()
+        assert isinstance(make_printer(view, stream=io.StringIO()), TextPrinter)
+        assert not is_terminal(io.StringIO())
+        master, slave = pty.openpty()
+        try:
+            with os.fdopen(slave, "w", closefd=False) as tty_stream:
+                assert is_terminal(tty_stream)
+                assert isinstance(make_printer(view, stream=tty_stream), TerminalTable)
+                assert isinstance(make_printer(view, stream=tty_stream, plain=True), TextPrinter)
+        finally:
+            os.close(master)
+            os.close(slave)
+
+
+class TestTable:
+    def test_table_shows_the_set_state_and_link(self) -> None:
+        events, _ = recorded_run()
+        view = new_view()
+        buf = io.StringIO()
+        table = TerminalTable(view, console=Console(file=buf, force_terminal=True, width=110, color_system="standard"))
+
+        async def main() -> None:
+            async with table:
+                view.apply(StatusEvent(state="streaming", message="/dev/ttyACM0: binary frames, 100 Hz"))
+                table(StatusEvent(state="streaming", message="/dev/ttyACM0: binary frames, 100 Hz"))
+                view.on_block(SampleBlock(t_s=np.arange(4) / 100, accel=np.zeros((4, 3)), gyro=None, fs_hz=100.0,
+                                          dropped=7))
+                for ev in events:
+                    view.apply(ev)
+                    table(ev)
+
+        asyncio.run(main())
+        raw = buf.getvalue()
+        assert "\x1b[" in raw  # colours and cursor moves: a live display
+        text = ANSI.sub("", raw)
+        final = text[text.rindex("rep ┃"):]  # the last drawing of the table
+        rows = re.findall(r"│\s+(\d+) │\s+([\d.]+) │\s+([\d.-]+) │\s+([+-]?\d*) │ ([^│]+)│", final)
+        assert [int(r[0]) for r in rows] == list(range(1, 13))
+        states = [r[4].strip() for r in rows]
+        assert states[9] == "warning" and states[10] == "FAIL (absolute)" and states[:9] == ["ok"] * 9
+        assert rows[3][3] == "+4"  # trend % against the set's reference
+        assert "set 1 done: 12 reps, best 0.96 s, mean 1.06 s, tempo failure at rep 11 (absolute)" in final
+        assert "sensor: streaming" in final and "7 dropped samples" in final and "nominal 100" in final
+        # Status lines and the failure cue stay in the scrollback above the table.
+        assert "[streaming] /dev/ttyACM0: binary frames, 100 Hz" in text
+        assert ">>> TEMPO FAILURE in set 1 at rep 11 (absolute)" in text
+
+    def test_lost_sensor_is_shown(self) -> None:
+        view = new_view()
+        view.apply(StatusEvent(state="reconnecting", message="/dev/ttyACM0: retrying for 30 s"))
+        buf = io.StringIO()
+        Console(file=buf, width=120).print(TerminalTable(view, console=Console(file=io.StringIO())).render())
+        assert "SENSOR LOST: reconnecting" in buf.getvalue() and "retrying for 30 s" in buf.getvalue()
+
+
+class TestRealTerminal:
+    def test_replay_in_a_pty_draws_the_live_table(self) -> None:
+        """stdout is a real pseudo-terminal: the CLI picks the live table, not plain lines."""
+        master, slave = pty.openpty()
+        env = {**os.environ, "COLUMNS": "100", "LINES": "40", "TERM": "xterm-256color"}
+        with subprocess.Popen(replay_cmd(), stdout=slave, stderr=subprocess.PIPE, env=env) as proc:
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            os.close(master)
+            assert proc.stderr is not None
+            err = proc.stderr.read()
+            assert proc.wait(timeout=60) == 0, err
+        text = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+        assert "┃ rep ┃ duration s ┃ concentric s ┃ trend % ┃ state" in text
+        assert "FAIL (absolute)" in text and "set 1 done: 12 reps" in text
+        assert "sensor: session ended" in text
