@@ -40,7 +40,10 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
         "--slowdown", type=float, default=0.25,
         help="trend limit: fail when a rep is this fraction slower than the set's best reps (default 0.25)",
     )
-    g.add_argument("--measure", choices=["rep", "concentric"], default="rep", help="what is timed (default rep)")
+    g.add_argument(
+        "--measure", choices=["rep", "concentric"], default=None,
+        help="what is timed: the whole rep or its concentric phase (default rep; a --demo uses its exercise's)",
+    )
     g.add_argument("--confirm", type=int, default=1, help="failing reps in a row before the failure cue (default 1)")
     g.add_argument("--set-rest-s", type=float, default=8.0, help="a rest this long ends a set (default 8 s)")
     g.add_argument("--calibration", metavar="PROFILE.toml", help="apply a profile saved by `imu-tempo calibrate --save`")
@@ -68,7 +71,7 @@ def settings_from_args(args: argparse.Namespace):
         return Settings(
             threshold_s=args.threshold_s,
             slowdown=args.slowdown,
-            measure=args.measure,
+            measure=args.measure or "rep",
             confirm=args.confirm,
             set_rest_s=args.set_rest_s,
             detector=getattr(args, "detector", "vertical"),

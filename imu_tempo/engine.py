@@ -73,6 +73,7 @@ class _OpenSet:
     tempo: SetTempo
     reps: list[Rep]
     last_end_s: float
+    last_raw_end: float = float("-inf")  # end of the last rep before calibration offsets
 
 
 class Engine:
@@ -442,13 +443,15 @@ class Engine:
     def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
         ring = self.ring
         s = self.settings
-        start_s = self._time_at(start) + s.start_offset_s
-        end_s = self._time_at(end) + s.end_offset_s
+        raw_start, raw_end = self._time_at(start), self._time_at(end)
         if self._open is not None and self._open.reps:
-            # reps never overlap: refinement near a shared turnaround must not reach back
-            start_s = max(start_s, self._open.reps[-1].end_s)
-        if end_s <= start_s:
+            # detected reps never overlap: refinement near a shared turnaround must not reach
+            # back (calibration offsets, applied after, may make calibrated spans overlap)
+            raw_start = max(raw_start, self._open.last_raw_end)
+        if raw_end <= raw_start:
             return
+        start_s = raw_start + s.start_offset_s
+        end_s = raw_end + s.end_offset_s
         lo = max(ring.first, int(math.floor(start)))
         hi = min(ring.total, int(math.ceil(end)) + 1)
         gap = bool(np.any(ring.get(lo, hi, COL_GAP) > 0)) if hi > lo else False
@@ -489,6 +492,7 @@ class Engine:
         )
         st.reps.append(rep)
         st.last_end_s = max(st.last_end_s, end_s)
+        st.last_raw_end = max(st.last_raw_end, raw_end)
         self._push(key, RepEvent(rep))
         if judgement.warning and judgement.warning_limit is not None:
             self._push(key, WarningEvent(rep, judgement.warning_limit))

@@ -80,7 +80,11 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     demo = p.add_argument_group("demo")
     demo.add_argument("--demo-speed", type=float, default=1.0, help="demo playback speed, a factor of real time (default 1)")
-    demo.add_argument("--exercise", default="kettlebell_swing", help="exercise the demo simulates (default kettlebell_swing)")
+    demo.add_argument(
+        "--exercise", default=None,
+        help="exercise the demo simulates (default: kettlebell_swing over serial, with a gyro; jump_squat over "
+        "BLE, whose default Polar profile streams the accelerometer only)",
+    )
     add_analysis_arguments(p)
     from .display.hub import add_display_arguments
 
@@ -135,8 +139,13 @@ def run_live(args: argparse.Namespace) -> int:
     from .display.hub import check_display_args, open_displays
     from .outputs import JsonlPrinter
 
-    settings = settings_from_args(args)
     _check_args(args)
+    if args.demo and args.measure is None:
+        from .simulate import EXERCISES
+
+        if args.exercise in EXERCISES:  # (an unknown one gets its clear error when the demo starts)
+            args.measure = EXERCISES[args.exercise].measure  # what the demo's exercise is judged by
+    settings = settings_from_args(args)
     check_display_args(args)
     ended: list[int] = []
 
@@ -165,6 +174,9 @@ def _source_label(args: argparse.Namespace) -> str:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    if getattr(args, "exercise", None) is None:
+        # the BLE demo's Polar profile has no gyroscope; swings need one (see BENCHMARKS.md)
+        args.exercise = "jump_squat" if args.demo == "ble" and args.profile in (None, "polar") else "kettlebell_swing"
     if not args.reconnect_s >= 0:
         raise ConfigError(f"--reconnect-s must be >= 0 seconds, got {args.reconnect_s!r}")
     if not (args.demo_speed > 0 and math.isfinite(args.demo_speed)):
