@@ -234,6 +234,10 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def _yn(x: bool) -> str:
+    return "yes" if x else "no"
+
+
 def _goal(ok: bool | None) -> str:
     return "-" if ok is None else ("met" if ok else "**missed**")
 
@@ -258,7 +262,8 @@ def goals(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if r is not None:
             ok = bool(r["keeps_up"] and (r["rep_delay_ms"]["p99"] or 0) < 50 and r["cpu_fraction"] < 1)
             rows.append(("3. 50 athletes, one core", "rep delay p99 < 50 ms",
-                         f"p99 {r['rep_delay_ms']['p99']} ms, CPU {r['cpu_fraction']}", _goal(ok)))
+                         f"p99 {r['rep_delay_ms']['p99']} ms, CPU {r['cpu_fraction']}, waited for a CPU "
+                         f"{r.get('runqueue_wait_fraction')}", _goal(ok)))
         most = max((x for x in ath["runs"] if x["keeps_up"] and (x["rep_delay_ms"]["p99"] or 0) < 50),
                    key=lambda x: x["athletes"], default=None)
         if most is not None:
@@ -345,16 +350,19 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
             f"`python -m benchmarks.many_athletes`: N simulated wearables at {ath['fs_hz']:g} Hz, {ath['block_samples']}-sample "
             "blocks paced in real time, each with its own engine and event stream, one event loop.  Delay: host time from "
             "a block being due (its last sample arrived) to its events being out of the engine; rep delay: the same for "
-            "the blocks that settled a rep.  CPU: process CPU time / wall time (1.0 = one core).",
+            "the blocks that settled a rep.  CPU: process CPU time / wall time (1.0 = one core).  Feed CPU: thread CPU "
+            "time of one `feed` call.  Waiting for a CPU: share of the run the loop was runnable but another process "
+            "had the core (`/proc/thread-self/schedstat`); when it is high, the delays are the shared machine's.",
             "",
-            "| athletes | seconds | rep events (live) | rep delay p50 / p99 / max ms | block delay p50 / p99 / max ms | blocks > 50 ms | CPU | CPU us/sample | keeps up |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| athletes | seconds | rep events (live) | rep delay p50 / p99 / max ms | block delay p50 / p99 / max ms | blocks > 50 ms | feed CPU p50 / p99 / max ms | CPU | waiting for a CPU | keeps up |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in ath["runs"]:
-            rd, bd = r["rep_delay_ms"], r["block_delay_ms"]
+            rd, bd, fc = r["rep_delay_ms"], r["block_delay_ms"], r["feed_cpu_ms"]
             L.append(f"| {r['athletes']} | {r['seconds']} | {rd['n']} | {rd['p50']} / {rd['p99']} / {rd['max']} | "
-                     f"{bd['p50']} / {bd['p99']} / {bd['max']} | {r['blocks_over_50ms']} | {r['cpu_fraction']} | "
-                     f"{r['cpu_us_per_sample']} | {_fmt(r['keeps_up'])} |")
+                     f"{bd['p50']} / {bd['p99']} / {bd['max']} | {r['blocks_over_50ms']} | "
+                     f"{fc['p50']} / {fc['p99']} / {fc['max']} | {r['cpu_fraction']} | {r.get('runqueue_wait_fraction')} | "
+                     f"{_fmt(r['keeps_up'])} |")
         r50 = next((r for r in ath["runs"] if r["athletes"] == 50), None)
         ok = None if r50 is None else bool(r50["keeps_up"] and (r50["rep_delay_ms"]["p99"] or 0) < 50
                                            and r50["cpu_fraction"] < 1)
@@ -365,7 +373,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
             "## 4. Detection latency in data time (`detected_at_s - end_s`, 100 Hz)",
             "",
             f"`python -m benchmarks.latency`: the accuracy grid at {lat['fs_hz']:g} Hz (simulated sets).  A set's first "
-            "rep is only emitted once the second one exists, so it is split out.  Variants change one detector "
+            "rep may be held until a second one confirms the set, so it is split out.  Variants change one detector "
             "constant (`imu_tempo.reps.DetectorParams`) to show what it trades.",
             "",
             "| variant | reps | median ms | p95 ms | first rep median ms | later reps median / p95 ms | exact count | duration MAE ms | first failure exact |",
@@ -375,6 +383,11 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
             L.append(f"| {v['variant']} | {v['reps']} | {v['latency_median_ms']} | {v['latency_p95_ms']} | "
                      f"{v['first_rep_median_ms']} | {v['later_reps_median_ms']} / {v['later_reps_p95_ms']} | "
                      f"{v['exact_count_rate']} | {v['duration_mae_ms']} | {v['first_failure_exact_rate']} |")
+        if lat.get("by_exercise"):
+            L += ["", "Default settings by exercise:", "", "| exercise | reps | median ms | p95 ms | exact count |",
+                  "|---|---|---|---|---|"]
+            for ex, v in lat["by_exercise"].items():
+                L.append(f"| {ex} | {v['reps']} | {v['latency_median_ms']} | {v['latency_p95_ms']} | {v['exact_count_rate']} |")
         d = lat["variants"][0]
         ok = d["latency_median_ms"] is not None and d["latency_median_ms"] <= 150 and d["latency_p95_ms"] <= 300
         L += ["", f"Goal: median <= 150 ms and p95 <= 300 ms without losing accuracy: {_goal(ok)}.", ""]
@@ -406,7 +419,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
             "|---|---|---|---|---|",
         ]
         for r in ser["sustained"]:
-            L.append(f"| {r['format']} | {_fmt(r['engine'])} | {r['samples_per_s']:,} | {r['writer_samples_per_s']:,} | {r['dropped']} |")
+            L.append(f"| {r['format']} | {_yn(r['engine'])} | {r['samples_per_s']:,} | {r['writer_samples_per_s']:,} | {r['dropped']} |")
         L += ["", "Decoder alone: " + ", ".join(f"{d['format']} {d['samples_per_s']:,} samples/s ({d['mb_per_s']} MB/s)"
                                                for d in ser["decoder"]) + ".", "",
               "Write-to-print latency (host time from writing the settling sample to the pty to the rep's line printed):", "",
@@ -429,7 +442,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "|---|---|---|---|---|---|---|",
             ]
             for r in ble["sustained"]:
-                L.append(f"| {r['speed']:g} | {_fmt(r['engine'])} | {r['offered_samples_per_s']:,} | {r['samples_per_s']:,} | "
+                L.append(f"| {r['speed']:g} | {_yn(r['engine'])} | {r['offered_samples_per_s']:,} | {r['samples_per_s']:,} | "
                          f"{r['delivered_over_offered']} | {r['dropped']} | {r['cpu_fraction']} |")
             la = ble["latency"]
             L += ["", f"End to end ({la['link']}, speed {la['speed']:g}, {la['reps']} reps): notification leaving the "
@@ -452,7 +465,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
               "| cumulative % | self % | calls | function |", "|---|---|---|---|"]
         for r in hs["streaming10_package"]:
             L.append(f"| {r['cumulative_pct']} | {r['self_pct']} | {r['calls']} | `{r['function']}` |")
-        L += ["", "Batch (one block per 10 000 samples):", "", "| self % | cumulative % | calls | function | main caller |",
+        L += ["", "Batch (a 2-set session fed as one block):", "", "| self % | cumulative % | calls | function | main caller |",
               "|---|---|---|---|---|"]
         for r in hs["batch"]:
             L.append(f"| {r['self_pct']} | {r['cumulative_pct']} | {r['calls']} | `{r['function']}` | `{r['main_caller']}` |")
@@ -501,7 +514,8 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
         L += ["## Ratios checked in CI", "",
               "`python -m benchmarks --quick --check` fails only when one of these (measured in a quick run) is more "
               "than 3x its value in `benchmarks/baseline.json`; absolute times are never compared.", "",
-              "| ratio (lower is better) | this run |", "|---|---|"]
+              f"| ratio (lower is better) | this run ({'quick' if res['quick'] else 'full; the baseline comes from a quick run'}) |",
+              "|---|---|"]
         for k, v in res["ratios"].items():
             L.append(f"| `{k}` | {v} |")
         L.append("")
@@ -547,8 +561,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
     ap.add_argument("--muvr", help="folder of real muvr recordings (read only, never copied)")
     ap.add_argument("--json", help="default: benchmarks/results/latest.json (quick.json for --quick)")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the markdown from a saved full run's JSON")
     ap.add_argument("--markdown", help="default: BENCHMARKS.md for a full run; a --quick run writes none unless given")
     args = ap.parse_args(argv)
+    if args.render:
+        with open(args.render) as fh:
+            saved = json.load(fh)
+        markdown = args.markdown or os.path.join(ROOT, "BENCHMARKS.md")
+        cmd = "python -m benchmarks" + (" --quick" if saved["quick"] else "") + (
+            " --muvr ../shared/data/muvr_pebble_wrist" if saved.get("real") else "")
+        with open(markdown, "w") as fh:
+            fh.write(write_markdown(saved, cmd))
+        print(f"wrote {markdown} from {args.render}")
+        return 0
     if args.only:
         sections = tuple(s.strip() for s in args.only.split(","))
         unknown = set(sections) - set(SECTIONS)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import time
 from typing import Any
@@ -155,8 +156,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         require_bumble()
     except ImportError as exc:
         return {"skipped": str(exc)}
-    seconds = 2.0 if quick else 8.0
-    speeds = (80.0,) if quick else (10.0, 40.0, 160.0, 640.0)
+    # Overloading the link on purpose leaves notifications in flight at teardown; Bumble logs each.
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    seconds = 2.0 if quick else 6.0
+    speeds = (80.0,) if quick else (40.0, 120.0, 240.0, 480.0)
     sustained = []
     for with_engine in (False, True):
         for sp in speeds:

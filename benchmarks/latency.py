@@ -9,8 +9,8 @@ of :mod:`benchmarks.accuracy` at 100 Hz (4 exercises x fatigue x seeds, random m
 sets with dropped samples).  For each variant of the detector settings the table shows latency next
 to the accuracy numbers, so a setting that buys latency with accuracy is visible.
 
-Latency is also split by the rep's place in its set: a set's first rep waits for the second one
-(the engine only confirms a set once two reps exist), which makes it far later than the others.
+Latency is also split by the rep's place in its set (the engine may hold a set's first rep until a
+second one confirms the set) and, for the default settings, by exercise.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def one(job: tuple) -> dict[str, Any]:
         "latency_rest_s": [r.detected_at_s - r.end_s for r in reps if r.index > 1],
         "ff_ok": (eng.sets[0].first_failure_rep if eng.sets else None) == s.truth_failure.get(1),
         "fatigue": fatigue,
+        "exercise": ex,
     }
 
 
@@ -101,6 +102,8 @@ def run(quick: bool = False, jobs: int = 2, fs_hz: float = 100.0) -> dict[str, A
         for label, pk, sk in variants:
             rows = list(pool.map(one, [(g, pk, sk) for g in grid]))
             out["variants"].append({"variant": label, **summarize(rows)})
+            if label == "default":
+                out["by_exercise"] = {ex: summarize([r for r in rows if r["exercise"] == ex]) for ex in accuracy.EXERCISES}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
