@@ -32,8 +32,8 @@ from .common import StreamingFloor, interleaved_times, machine, median_ratio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SECTIONS = ("batch", "streaming", "latency", "accuracy", "athletes", "memory", "serial", "ble", "hotspots")
-QUICK_SECTIONS = SECTIONS[:-1]  # hotspots only in a full run
+SECTIONS = ("batch", "streaming", "latency", "accuracy", "athletes", "memory", "serial", "ble", "web", "hotspots")
+QUICK_SECTIONS = tuple(s for s in SECTIONS if s not in ("web", "hotspots"))  # browser and profiles: full run only
 CHECK_SECTIONS = ("batch", "streaming", "latency", "athletes", "memory")
 
 
@@ -449,6 +449,24 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                   f"simulated device -> rep event p50 {la['p50_ms']} ms, p95 {la['p95_ms']} ms, max {la['max_ms']} ms; "
                   f"from the sample being taken (includes waiting for its notification) p50 {la['from_sampled_p50_ms']} ms, "
                   f"p95 {la['from_sampled_p95_ms']} ms.  Add the data-time latency of section 4 for the athlete's view.", ""]
+    web = res.get("web")
+    if web:
+        L += ["## 7. Live page: engine event -> page update (`python -m benchmarks.web_latency`)", ""]
+        summ = web.get("browser_summary")
+        if summ:
+            L += [
+                "A replayed recording through the real CLI and engine, the page open in headless Chromium (Playwright); "
+                "time from the engine emitting an event to the page's DOM showing it, and to the next painted frame. "
+                f"Goal: within {web['goal_ms']} ms.",
+                "",
+                "| pushes | DOM updated median / p95 / max ms | on screen (next frame) median / p95 / max ms |",
+                "|---|---|---|",
+                f"| {summ['events']} | {summ['dom'].get('median_ms')} / {summ['dom'].get('p95_ms')} / {summ['dom'].get('max_ms')} | "
+                f"{summ['paint'].get('median_ms')} / {summ['paint'].get('p95_ms')} / {summ['paint'].get('max_ms')} |",
+                "",
+            ]
+        else:
+            L += [f"Browser part: {web.get('browser')}", ""]
     hs = res.get("hotspots")
     if hs:
         L += [
@@ -546,6 +564,10 @@ def _summary_line(name: str, value: Any) -> str:
         return f"max delivered {max(r['samples_per_s'] for r in value['sustained']):,} samples/s; e2e p50 {value['latency']['p50_ms']} ms"
     if name == "serial":
         return "; ".join(f"{r['format']} engine={r['engine']}: {r['samples_per_s']:,}/s" for r in value["sustained"])
+    if name == "web":
+        summ = value.get("browser_summary")
+        return (f"page updated median {summ['dom'].get('median_ms')} ms, p95 {summ['dom'].get('p95_ms')} ms"
+                if summ else str(value.get("browser")))
     if name == "hotspots":
         return ", ".join(f"{r['function']} {r['self_pct']}%" for r in value["streaming10"][:4])
     return str(value)[:200]
@@ -594,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         res[name] = fn()
         print(f"{name:9} ({time.monotonic() - t0:5.1f} s)  {_summary_line(name, res[name])}", flush=True)
 
-    from . import ble_path, latency, many_athletes, memory, serial_path
+    from . import ble_path, latency, many_athletes, memory, serial_path, web_latency
 
     section("batch", lambda: batch(quick))
     section("streaming", lambda: streaming(quick))
@@ -604,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     section("memory", lambda: memory.run(quick))
     section("serial", lambda: serial_path.run(quick=quick))
     section("ble", lambda: ble_path.run(quick))
+    section("web", lambda: web_latency.run(quick))
     section("hotspots", lambda: hotspots(quick))
     if args.muvr:
         from .real_sets import run_muvr
