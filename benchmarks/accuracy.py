@@ -11,9 +11,7 @@ first-failing-rep exact rate on fatiguing sets, false-failure rate on fresh sets
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -105,16 +103,9 @@ def run(quick: bool = False, jobs: int = 2) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json")
-    args = ap.parse_args(argv)
-    res = run(args.quick)
-    print(json.dumps(res, indent=1))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=1)
-    return 0
+    from .common import json_main
+
+    return json_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

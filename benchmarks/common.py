@@ -100,3 +100,20 @@ class StreamingFloor:
             self.zi = signal.sosfilt_zi(self.sos) * m[0]
         y, self.zi = signal.sosfilt(self.sos, m, zi=self.zi)
         return y
+
+
+def json_main(run: Callable[[bool], dict[str, Any]], doc: str | None, argv: list[str] | None = None) -> int:
+    """The command line every single-benchmark module shares: ``[--quick] [--json PATH]``."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", help="also write the result here")
+    args = ap.parse_args(argv)
+    res = run(args.quick)
+    print(json.dumps(res, indent=1))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+    return 0
