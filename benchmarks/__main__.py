@@ -510,7 +510,9 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
         L += [
             "",
             "Goals (issue 2): exact count on >= 98 % of sets, duration MAE <= max(15 ms, one sample), first failing rep "
-            "exact on >= 95 % of fatiguing sets, no failure on fresh sets; latency median <= 150 ms, p95 <= 300 ms.",
+            "exact on >= 95 % of fatiguing sets, no failure on fresh sets; latency median <= 150 ms, p95 <= 300 ms. "
+            "**Not met** (closest: push press and jump squat).  Weakest: continuous kettlebell swings (velocity drift "
+            "through long sets; the last swing runs into parking the bell; the set's first swing waits for the second).",
             "",
         ]
     if res.get("real"):
@@ -521,13 +523,19 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
             "`python -m benchmarks.real_sets --muvr ../shared/data/muvr_pebble_wrist`: Pebble watch on the wrist, 50 Hz, "
             "one lifter, 28 gym exercises, counts typed by the lifter.",
             "",
-            "| sets | exact | within 1 | within 2 | mean signed error |",
-            "|---|---|---|---|---|",
+            "| detector | sets | exact | within 1 | within 2 | mean signed error |",
+            "|---|---|---|---|---|---|",
         ]
-        for k in ("all_logged", "plausible"):
-            v = r[k]
-            L.append(f"| {k}: {v['sets']} | {v['exact']} | {v['within_1']} | {v['within_2']} | {v['mean_signed_error']} |")
-        L += ["", "Goal: within one rep on >= 85 % of plausible sets.", ""]
+        for det, rr in (("vertical (default)", r), ("orientation", res.get("real_orientation"))):
+            if not rr:
+                continue
+            for k in ("all_logged", "plausible"):
+                v = rr[k]
+                L.append(f"| {det} | {k}: {v['sets']} | {v['exact']} | {v['within_1']} | {v['within_2']} | "
+                         f"{v['mean_signed_error']} |")
+        L += ["", "Goal: within one rep on >= 85 % of plausible sets: **missed**.  These are machine and cable "
+              "exercises with a noisy wrist sensor and no gyroscope: the vertical channel (for lifts) sees little; "
+              "`--detector orientation` counts the rotation (`--detector` in the README).", ""]
     if res.get("ratios"):
         L += ["## Ratios checked in CI", "",
               "`python -m benchmarks --quick --check` fails only when one of these (measured in a quick run) is more "
@@ -633,6 +641,10 @@ def main(argv: list[str] | None = None) -> int:
 
         res["real"] = run_muvr(args.muvr)
         print("real", json.dumps(res["real"]["plausible"]), flush=True)
+        from imu_tempo.settings import Settings
+
+        res["real_orientation"] = run_muvr(args.muvr, settings=Settings(set_rest_s=60.0, detector="orientation"))
+        print("real (orientation)", json.dumps(res["real_orientation"]["plausible"]), flush=True)
     res["ratios"] = ratios(res)
     res["wall_s"] = round(time.monotonic() - t_start, 1)
     print(f"total    ({res['wall_s']:5.1f} s)\n", flush=True)
