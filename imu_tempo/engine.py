@@ -3,14 +3,20 @@
 Data flow (every arrow is vectorised numpy; Python runs once per block and once
 per movement lobe, never once per sample)::
 
-    SampleBlock --gaps--> ring (t, |accel|) --Hann FIR (linear phase)--> x
-        --LobeScanner--> lobes --RepAssembler--> reps --SetTempo--> events
+    SampleBlock --gaps--> VerticalAccel --> ring (t, vertical specific force)
+        --Hann FIR (linear phase)--> x --LobeScanner--> lobes --RepAssembler--> reps
+    SampleBlock --OrientationRepDetector--> reps            (--detector orientation|both)
+    reps --queue, in data order--> sets + SetTempo --> events
 
 The engine is *chunk invariant*: any split of the same samples into blocks
 gives identical events, so ``analyze`` (one pass), ``replay`` (paced blocks)
 and ``live`` (whatever the transport delivers) agree to the microsecond.  Each
-event is stamped with the data index that made it knowable, and events of one
-block are emitted in that order.
+rep is stamped with the data index that made it knowable and finalised (set,
+tempo judgement, events) in that order.  Two deliberate delays: an orientation
+rep waits ``ORIENT_HOLD_S`` for an overlapping vertical rep (which wins), and
+the first rep of a *continuous* set (one that ends at a turnaround, as in
+kettlebell swings) waits for the second: a hike rises far less than a swing
+and is dropped.
 
 Gaps (a jump in device time over 1.5 sample periods, or samples a source
 reports as dropped) are reported as :class:`~imu_tempo.types.GapEvent`.  Short
