@@ -373,18 +373,24 @@ def test_device_stopping_the_stream_is_restarted(arun) -> None:
     async def go():
         async with sensor(PolarPeripheral, model="H10", frame_samples=10) as (link, periph):
             events: list[StatusEvent] = []
-
-            async def on_block(block: SampleBlock, blocks: list[SampleBlock]) -> None:
-                if len(blocks) == 3:
-                    await periph.stop_from_device()
-
             src = source_for(link, periph, events)
+            received = 0
+            before_stop: int | None = None
             async with src:
-                await take(src, samples=200, on_block=on_block)
-                return events, src.stats(), periph.log.starts
+                # stream until 50 samples have arrived after the device stopped itself: how
+                # long the restart takes (a busy host) must not change what is checked
+                async for block in src:
+                    received += len(block)
+                    if before_stop is None and received >= 30:
+                        before_stop = received
+                        await periph.stop_from_device()
+                    elif before_stop is not None and received - before_stop >= 50:
+                        break
+                return events, src.stats(), periph.log.starts, before_stop
 
-    events, stats, starts = arun(go())
+    events, stats, starts, before_stop = arun(go())
     lost = next(e for e in events if e.state == "lost")
     assert lost.details["reason"] == "stopped_by_device" and "stopped the accelerometer stream" in lost.message
     assert "resumed" in [e.state for e in events] and starts == 2
-    assert stats["reconnects"] == 1 and stats["profile"] == "polar" and stats["samples"] >= 150
+    assert stats["reconnects"] == 1 and stats["profile"] == "polar"
+    assert stats["samples"] >= before_stop + 50  # the stream really came back
