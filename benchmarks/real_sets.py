@@ -48,6 +48,21 @@ def count_reps(accel_mps2: np.ndarray, fs_hz: float, settings: Settings) -> int:
     return sum(s.rep_count for s in eng.sets)
 
 
+def rates(rs: list[dict]) -> dict:
+    """Aggregate count agreement of rows ``{"found": int, "logged": int}``."""
+    n = len(rs)
+    if n == 0:
+        return {"sets": 0}
+    err = np.array([r["found"] - r["logged"] for r in rs])
+    return {
+        "sets": n,
+        "exact": round(float(np.mean(err == 0)), 3),
+        "within_1": round(float(np.mean(np.abs(err) <= 1)), 3),
+        "within_2": round(float(np.mean(np.abs(err) <= 2)), 3),
+        "mean_signed_error": round(float(err.mean()), 2),
+    }
+
+
 def run_muvr(root: str, *, settings: Settings | None = None) -> dict:
     settings = settings or Settings(set_rest_s=60.0)
     index = os.path.join(root, "sets_index.csv")
@@ -63,19 +78,6 @@ def run_muvr(root: str, *, settings: Settings | None = None) -> dict:
             results.append(
                 {"exercise": row["exercise"], "logged": logged, "found": found, "plausible": plausible}
             )
-
-    def rates(rs: list[dict]) -> dict:
-        n = len(rs)
-        if n == 0:
-            return {"sets": 0}
-        err = np.array([r["found"] - r["logged"] for r in rs])
-        return {
-            "sets": n,
-            "exact": round(float(np.mean(err == 0)), 3),
-            "within_1": round(float(np.mean(np.abs(err) <= 1)), 3),
-            "within_2": round(float(np.mean(np.abs(err) <= 2)), 3),
-            "mean_signed_error": round(float(err.mean()), 2),
-        }
 
     by_ex: dict[str, list[dict]] = defaultdict(list)
     for r in results:

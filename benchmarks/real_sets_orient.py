@@ -22,7 +22,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from benchmarks.real_sets import load_muvr
+from benchmarks.real_sets import load_muvr, rates
 from imu_tempo.orient import OrientationRepDetector
 
 FS_HZ = 50.0
@@ -37,20 +37,6 @@ def count_reps(accel_mps2: np.ndarray, *, fs_hz: float, block: int | None = None
         reps += det.feed(accel_mps2[i : i + step])
     reps += det.finish()
     return len(reps)
-
-
-def rates(rs: list[dict]) -> dict:
-    n = len(rs)
-    if n == 0:
-        return {"sets": 0}
-    err = np.array([r["found"] - r["logged"] for r in rs])
-    return {
-        "sets": n,
-        "exact": round(float(np.mean(err == 0)), 3),
-        "within_1": round(float(np.mean(np.abs(err) <= 1)), 3),
-        "within_2": round(float(np.mean(np.abs(err) <= 2)), 3),
-        "mean_signed_error": round(float(err.mean()), 2),
-    }
 
 
 def run_muvr(root: str, *, block: int | None = None) -> dict:
