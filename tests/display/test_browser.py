@@ -25,10 +25,13 @@ from displaykit import (
     ServerThread,
     browser_unavailable,
     chromium_path,
+    expected_set,
+    js_fixed,
     new_view,
     recorded_run,
 )
 
+from imu_tempo.settings import Settings
 from imu_tempo.types import (
     FailureEvent,
     RepEvent,
@@ -102,6 +105,8 @@ def local_only(urls: list[str], port: int) -> None:
 class TestLivePage:
     def test_rep_count_warning_failure_and_summary_follow_the_engine(self, browser: Any, server: ServerThread) -> None:
         events, blocks = recorded_run()
+        exp = expected_set()
+        limits = Settings()  # what new_view() judges against
         page = Page(browser, server.web.url if server.web else "")
         try:
             page.wait("b.dataset.conn === 'online'")
@@ -117,7 +122,8 @@ class TestLivePage:
                     n += 1
                     page.wait(f"b.dataset.reps === '{n}'")
                     assert page.text("#count") == str(n)
-                    assert page.text("#last-value") == f"{ev.rep.duration_s:.2f}"
+                    # the page shows the 4-decimal value it is sent, to two decimals
+                    assert page.text("#last-value") == js_fixed(round(ev.rep.duration_s, 4))
                     assert page.page.locator(".bar").count() == n
                 elif isinstance(ev, WarningEvent):
                     page.wait("b.dataset.state === 'warning'")
@@ -125,14 +131,25 @@ class TestLivePage:
                     assert page.page.locator(f".bar[data-index='{ev.rep.index}']").get_attribute("class") == "bar warning"
                 elif isinstance(ev, FailureEvent):
                     page.wait("b.dataset.state === 'failure'")
-                    assert page.text("#verdict").lower() == f"tempo failure at rep {ev.first_failure_rep}: over 1.2 s"
+                    why = (f"over {limits.threshold_s:.1f} s" if ev.reason == "absolute"
+                           else f"{round(limits.slowdown * 100)} % slower than the best reps")
+                    assert page.text("#verdict").lower() == f"tempo failure at rep {ev.first_failure_rep}: {why}"
                 elif isinstance(ev, SetEndEvent):
                     page.wait("b.dataset.summary === '1'")
-            assert n == 12
-            assert page.data()["state"] == "failure"  # later reps do not clear the failure
-            assert page.page.locator(".bar.failure").count() == 2
-            summary = page.text("#summary")
-            assert "12 reps" in summary and "tempo failure at rep 11 (absolute)" in summary
+            assert n == exp.rep_count
+            failed_at = next(i for i, e in enumerate(events) if isinstance(e, FailureEvent))
+            assert any(isinstance(e, RepEvent) for e in events[failed_at:])  # there were reps after the failure...
+            assert page.data()["state"] == "failure"  # ...and they did not clear it
+            assert page.page.locator(".bar.failure").count() == len(exp.failing_reps)
+            assert page.page.locator(".bar.warning").count() == len(exp.warning_reps)
+            bar_states = page.page.evaluate(
+                "() => [...document.querySelectorAll('.bar')].map(b => [Number(b.dataset.index), b.className])")
+            assert bar_states == [[i, f"bar {st}" + (" gap" if r.gap else "")]
+                                  for i, st, r in zip(exp.indices, exp.states, exp.reps, strict=True)]
+            assert page.text("#summary-title") == f"set {exp.set_index} done"
+            assert page.text("#summary-text") == (
+                f"{exp.rep_count} reps · best {js_fixed(exp.best_rep_s)} s · mean {js_fixed(exp.mean_rep_s)} s · "
+                f"tempo failure at rep {exp.first_failure_rep} ({exp.failure_reason})")
             assert page.page.is_visible("#line-threshold") and page.page.is_visible("#line-trend")
             assert page.text("#label-threshold") == "1.2 s"
             assert page.errors == []
@@ -144,6 +161,7 @@ class TestLivePage:
 
     def test_reload_and_analyzer_restart_recover_by_themselves(self, browser: Any, server: ServerThread) -> None:
         events, _ = recorded_run()
+        exp = expected_set()
         reps = [e for e in events if isinstance(e, RepEvent)]
         first = events.index(reps[3])
         for ev in events[:first]:
@@ -160,7 +178,8 @@ class TestLivePage:
             for ev in events[first:]:
                 server.event(ev)
             server.start()
-            page.wait("b.dataset.conn === 'online' && b.dataset.reps === '12' && b.dataset.state === 'failure'")
+            page.wait(f"b.dataset.conn === 'online' && b.dataset.reps === '{exp.rep_count}' "
+                      "&& b.dataset.state === 'failure'")
             assert page.data()["banner"] == "none" and page.page.is_hidden("#banner")
             assert page.page.evaluate("() => window.imuTempo.connects") == 2  # since the reload: first, then after the restart
         finally:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from displaykit import recorded_run
+from displaykit import expected_set, recorded_run
 
 from imu_tempo.display.sound import (
     PATTERNS,
@@ -104,9 +104,13 @@ class TestCueContent:
 
     def test_events_to_cues(self) -> None:
         events, _ = recorded_run()
+        exp = expected_set()
         cues = [cue_for(e) for e in events]
-        assert cues.count("warning") == sum(isinstance(e, WarningEvent) for e in events) == 1
-        assert cues.count("failure") == sum(isinstance(e, FailureEvent) for e in events) == 1
+        # One cue per warning and per failure the engine reported, none for the reps themselves.
+        assert exp.warning_reps and exp.failure_events == 1
+        assert cues.count("warning") == sum(isinstance(e, WarningEvent) for e in events) == exp.warning_events
+        assert exp.warning_events == len(exp.warning_reps)
+        assert cues.count("failure") == sum(isinstance(e, FailureEvent) for e in events) == exp.failure_events
         assert all(c is None for c, e in zip(cues, events, strict=True) if isinstance(e, RepEvent))
 
 

@@ -11,10 +11,15 @@ import subprocess
 import sys
 
 import numpy as np
-from displaykit import RECORDINGS, new_view, recorded_run
+from displaykit import RECORDINGS, ExpectedSet, expected_set, new_view, recorded_run
 from rich.console import Console
 
-from imu_tempo.display.terminal import TerminalTable, is_terminal, make_printer
+from imu_tempo.display.terminal import (
+    MAX_ROWS,
+    TerminalTable,
+    is_terminal,
+    make_printer,
+)
 from imu_tempo.outputs import TextPrinter
 from imu_tempo.types import SampleBlock, StatusEvent
 
@@ -26,17 +31,30 @@ def replay_cmd(*extra: str) -> list[str]:
             "--speed", "max", *extra]
 
 
+def done_line(exp: ExpectedSet) -> str:
+    """The table's set summary line, from the engine's analysis (best and mean as the summary JSON rounds them)."""
+    return (f"set {exp.set_index} done: {exp.rep_count} reps, best {exp.best_rep_s:.2f} s, "
+            f"mean {exp.mean_rep_s:.2f} s, tempo failure at rep {exp.first_failure_rep} ({exp.failure_reason})")
+
+
 class TestFallback:
     def test_a_pipe_gets_plain_lines(self) -> None:
+        exp = expected_set()  # the CLI replays the same recording with the default settings
         proc = subprocess.run(replay_cmd(), capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         out = proc.stdout
         assert "\x1b" not in out and "┃" not in out
         lines = out.splitlines()
         assert lines[0].startswith("replaying sim_kettlebell_swing")
-        assert sum(ln.startswith("set 1 rep ") for ln in lines) == 12
-        assert any("TEMPO FAILURE in set 1 at rep 11" in ln for ln in lines)
-        assert lines[-1].startswith("== set 1: 12 reps")
+        set_no = exp.set_index
+        rep_lines = [ln for ln in lines if ln.startswith(f"set {set_no} rep ")]
+        assert [int(ln.split()[3]) for ln in rep_lines] == list(exp.indices)
+        failure_line = (f"  >>> TEMPO FAILURE in set {set_no} at rep {exp.first_failure_rep} ({exp.failure_reason}): "
+                        "the set is over for power work")
+        assert [ln for ln in lines if "TEMPO FAILURE" in ln] == [failure_line]
+        best = min(r.duration_s for r in exp.reps)
+        assert lines[-1] == (f"== set {set_no}: {exp.rep_count} reps, best {best:.2f}s, "
+                             f"tempo failure at rep {exp.first_failure_rep} ({exp.failure_reason})")
 
     def test_make_printer_chooses_by_stream(self) -> None:
         view = new_view()
@@ -56,6 +74,7 @@ class TestFallback:
 class TestTable:
     def test_table_shows_the_set_state_and_link(self) -> None:
         events, _ = recorded_run()
+        exp = expected_set()
         view = new_view()
         buf = io.StringIO()
         table = TerminalTable(view, console=Console(file=buf, force_terminal=True, width=110, color_system="standard"))
@@ -76,15 +95,25 @@ class TestTable:
         text = ANSI.sub("", raw)
         final = text[text.rindex("rep ┃"):]  # the last drawing of the table
         rows = re.findall(r"│\s+(\d+) │\s+([\d.]+) │\s+([\d.-]+) │\s+([+-]?\d*) │ ([^│]+)│", final)
-        assert [int(r[0]) for r in rows] == list(range(1, 13))
+        shown = slice(-MAX_ROWS, None)  # the latest reps of the set
+        assert [int(r[0]) for r in rows] == list(exp.indices[shown])
+        assert [r[1] for r in rows] == [f"{d:.2f}" for d in exp.durations_s[shown]]
+        assert [r[2] for r in rows] == ["-" if c is None else f"{c:.2f}" for c in exp.concentric_s[shown]]
+        # trend % against the set's reference (blank before the set has one)
+        assert [r[3] for r in rows] == ["" if t is None else f"{t:+.0f}" for t in exp.trend_pct[shown]]
+        assert any(r[3] for r in rows)
         states = [r[4].strip() for r in rows]
-        assert states[9] == "warning" and states[10] == "FAIL (absolute)" and states[:9] == ["ok"] * 9
-        assert rows[3][3] == "+4"  # trend % against the set's reference
-        assert "set 1 done: 12 reps, best 0.96 s, mean 1.06 s, tempo failure at rep 11 (absolute)" in final
+        labels = {"ok": "ok", "warning": "warning"}
+        assert states == [(labels.get(st) or f"FAIL ({r.failure})") + (", gap in data" if r.gap else "")
+                          for st, r in zip(exp.states[shown], exp.reps[shown], strict=True)]
+        first_fail = exp.indices[shown].index(exp.first_failure_rep)
+        assert states[first_fail] == f"FAIL ({exp.failure_reason})"
+        assert "warning" in states and "ok" in states
+        assert done_line(exp) in final
         assert "sensor: streaming" in final and "7 dropped samples" in final and "nominal 100" in final
         # Status lines and the failure cue stay in the scrollback above the table.
         assert "[streaming] /dev/ttyACM0: binary frames, 100 Hz" in text
-        assert ">>> TEMPO FAILURE in set 1 at rep 11 (absolute)" in text
+        assert f">>> TEMPO FAILURE in set {exp.set_index} at rep {exp.first_failure_rep} ({exp.failure_reason})" in text
 
     def test_lost_sensor_is_shown(self) -> None:
         view = new_view()
@@ -97,6 +126,7 @@ class TestTable:
 class TestRealTerminal:
     def test_replay_in_a_pty_draws_the_live_table(self) -> None:
         """stdout is a real pseudo-terminal: the CLI picks the live table, not plain lines."""
+        exp = expected_set()  # the CLI replays the same recording with the default settings
         master, slave = pty.openpty()
         env = {**os.environ, "COLUMNS": "100", "LINES": "40", "TERM": "xterm-256color"}
         with subprocess.Popen(replay_cmd(), stdout=slave, stderr=subprocess.PIPE, env=env) as proc:
@@ -116,5 +146,5 @@ class TestRealTerminal:
             assert proc.wait(timeout=60) == 0, err
         text = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
         assert "┃ rep ┃ duration s ┃ concentric s ┃ trend % ┃ state" in text
-        assert "FAIL (absolute)" in text and "set 1 done: 12 reps" in text
+        assert f"FAIL ({exp.failure_reason})" in text and done_line(exp) in text
         assert "sensor: session ended" in text

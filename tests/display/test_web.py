@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from displaykit import new_view, recorded_run
+from displaykit import expected_set, new_view, recorded_run
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -121,6 +121,7 @@ class TestServing:
 class TestPush:
     def test_every_event_is_pushed_as_the_whole_state(self) -> None:
         events, _ = recorded_run()
+        exp = expected_set()
 
         async def main() -> None:
             view = new_view()
@@ -135,7 +136,11 @@ class TestPush:
                         assert msg["t_ms"] == 123.0
                         assert msg["state"] == json.loads(json.dumps(view.snapshot()))
                     assert msg["state"]["set"]["state"] == "failure"
-                    assert msg["state"]["summary"]["rep_count"] == 12
+                    summary = msg["state"]["summary"]
+                    assert summary["rep_count"] == exp.rep_count
+                    assert (summary["first_failure_rep"], summary["failure_reason"]) == \
+                        (exp.first_failure_rep, exp.failure_reason)
+                    assert [r["state"] for r in msg["state"]["set"]["reps"]] == list(exp.states)
 
         arun(main())
 
