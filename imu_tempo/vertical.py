@@ -9,7 +9,8 @@ horizontal acceleration (a kettlebell's arc) at second order.
 With a gyroscope, ``VerticalAccel`` tracks where gravity points in the sensor
 frame: whenever the sensor is static (the magnitude and the rotation rate are
 both quiet over a short window) gravity is simply ``f / |f|`` and the gyro's
-bias is re-measured; while it moves, that direction is carried through the
+bias is re-measured (the mean rate, less the slow turn the accelerometer saw
+over the run, weighted by the run's length against earlier runs); while it moves, that direction is carried through the
 rotation by integrating the bias-corrected gyro (a quaternion prefix product,
 vectorised, O(n log n) per block).  The signal is then ``f . u``: signed
 vertical specific force, exact under rotation.
@@ -68,6 +69,10 @@ class VerticalAccel:
         self.q = np.array([1.0, 0.0, 0.0, 0.0])  # rotation from the anchor frame to the current sensor frame
         self.static_run = 0  # length of the static run that ends at the last sample
         self.run_rate_sum = np.zeros(3)
+        self.run_u0: np.ndarray | None = None  # gravity direction at the run's first static sample
+        self.bias_weight = 0.0  # confidence in ``bias``: sum of (run length)^2, decaying with age
+        self.samples = 0  # samples seen (ages the bias estimate)
+        self.bias_at = 0  # sample count at the last bias update
 
     def __call__(self, f: np.ndarray, w: np.ndarray | None) -> np.ndarray:
         """Vertical specific force for the block's samples (shape ``(n,)``)."""
@@ -112,11 +117,15 @@ class VerticalAccel:
                 u = (tail / np.sqrt(np.einsum("ij,ij->i", tail, tail))[:, None]).mean(axis=0)
                 self.u_anchor = u / np.linalg.norm(u)
                 self.q = np.array([1.0, 0.0, 0.0, 0.0])
+                if self.static_run == 0:
+                    head = hf[k + a - self.W + 1 : k + a + 1]
+                    u0 = (head / np.sqrt(np.einsum("ij,ij->i", head, head))[:, None]).mean(axis=0)
+                    self.run_u0 = u0 / np.linalg.norm(u0)
                 self.static_run += b - a
                 self.run_rate_sum += w[a:b].sum(axis=0)
             else:
                 if self.static_run >= self.bias_min:
-                    self.bias = self.run_rate_sum / self.static_run
+                    self._update_bias(self.samples + a)
                 self.static_run = 0
                 self.run_rate_sum = np.zeros(3)
                 if self.u_anchor is None:
@@ -128,11 +137,45 @@ class VerticalAccel:
                 self.q = Q[-1] / np.linalg.norm(Q[-1])
                 u = _rotate_inverse(Q, self.u_anchor)
                 out[a:b] = np.einsum("ij,ij->i", f[a:b], u)
+        self.samples += n
         keep = W - 1
         self.h_mag = hm[-keep:] if keep else hm[:0]
         self.h_rate = hw[-keep:] if keep else hw[:0]
         self.h_f = hf[-keep:] if keep else hf[:0]
         return out
+
+
+    def _update_bias(self, at: int) -> None:
+        """Blend the bias seen over the static run that just ended into the estimate.
+
+        A run's estimate is only as good as the gravity directions at its two ends
+        (a hand settling moves them by a degree or two), so its error falls with the
+        run's length: runs weigh by length squared.  Older estimates fade with a
+        half-life of two minutes (a gyro's bias drifts with temperature).
+        """
+        b = self._run_bias()
+        w = (self.static_run * self.dt) ** 2
+        keep = self.bias_weight * 0.5 ** ((at - self.bias_at) * self.dt / 120.0)
+        self.bias = (self.bias * keep + b * w) / (keep + w)
+        self.bias_weight = keep + w
+        self.bias_at = at
+
+    def _run_bias(self) -> np.ndarray:
+        """Gyro bias from a static run: the mean rate minus the rotation the accelerometer saw.
+
+        "Static" allows a slow rotation (a hand settling on a handle); read as bias it
+        would tilt the gravity estimate through the whole next movement.  The rotation
+        about any horizontal axis shows as a turn of the measured gravity direction
+        (``du/dt = u x w``, so ``w_perp = du/dt x u``) and is taken out; a slow turn about
+        the vertical cannot be seen and is kept.
+        """
+        mean_rate = self.run_rate_sum / self.static_run
+        if self.run_u0 is None or self.u_anchor is None or self.static_run < 2:
+            return mean_rate
+        span_s = (self.static_run - 1) * self.dt
+        u0, u1 = self.run_u0, self.u_anchor
+        seen = np.cross((u1 - u0) / span_s, 0.5 * (u0 + u1))
+        return mean_rate - seen
 
 
 def _rotvec_to_quat(rv: np.ndarray) -> np.ndarray:
