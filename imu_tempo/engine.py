@@ -38,6 +38,7 @@ from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
     COL_M,
+    COL_R,
     COL_T,
     COL_X,
     N_COLS,
@@ -66,6 +67,7 @@ from .types import (
 )
 
 ORIENT_HOLD_S = 1.0  # orientation reps wait this long past their end for an overlapping vertical rep
+PARTIAL_ROM = 0.4  # a rep rising less than this fraction of its set's (median) reps is not a rep
 ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
@@ -138,7 +140,8 @@ class Engine:
         if self.uses_gyro and g is None:
             raise SourceError("the stream started with gyroscope data and this block has none")
         m = self.vertical(a, g if self.uses_gyro else None)
-        self._ingest(t, m, a, dropped=block.dropped)
+        rate = np.sqrt(np.einsum("ij,ij->i", g, g)) if self.uses_gyro else np.zeros(n)
+        self._ingest(t, np.column_stack((m, rate)), a, dropped=block.dropped)
         self.samples += n
         return self._drain()
 
@@ -264,11 +267,11 @@ class Engine:
             if missing * P <= MAX_FILL_S:
                 if self.orient is not None:
                     self._orient_fills.append((self._orient_fed, missing))
-                m_prev = float(self.ring.latest(1, COL_M)[0])
+                m_prev = np.array([self.ring.latest(1, COL_M)[0], self.ring.latest(1, COL_R)[0]])
                 frac = np.arange(1, missing + 1) / (missing + 1)
                 self._append(
                     t_prev + frac * (t[k] - t_prev),
-                    m_prev + frac * (m[k] - m_prev),
+                    m_prev + frac[:, None] * (m[k] - m_prev),
                     gap=np.ones(missing),
                 )
             else:
@@ -288,11 +291,12 @@ class Engine:
         start = self.ring.total
         rows = np.zeros((n, N_COLS))
         rows[:, COL_T] = t
-        rows[:, COL_M] = m
+        rows[:, COL_M] = m[:, 0]
+        rows[:, COL_R] = m[:, 1]
         rows[:, COL_GAP] = gap
         self.ring.write(rows)
         self._last_t = float(t[-1])
-        y = self.smoother(m)
+        y = self.smoother(m[:, 0])
         self._put_smoothed(start, y)
         self._advance(final=False)
 
@@ -465,6 +469,10 @@ class Engine:
         detected_at_s = float(ring.get(k, k + 1, COL_T)[0])
         # the set: a rest of set_rest_s since the last rep closes it first
         self._check_set_end(upto=k + 1)
+        if self._open is not None and rom is not None:
+            roms = [r.rom_m for r in self._open.reps if r.rom_m is not None]
+            if len(roms) >= 2 and rom < PARTIAL_ROM * float(np.median(roms)):
+                return  # a fraction of the set's reps' rise: setting the weight down, not a rep
         if self._open is None:
             self._open = _OpenSet(
                 index=len(self.sets) + 1,

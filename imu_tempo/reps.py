@@ -12,7 +12,11 @@ any split of the stream into blocks gives the same reps:
     cuts the stream into *lobes*: runs of upward or downward movement, each
     with its start and end (a rest or a turnaround), peak velocity and
     displacement.  Gravity ``g`` is re-measured at every rest, which removes
-    the sensor's bias as seen in the current orientation.
+    the sensor's bias as seen in the current orientation.  A bout that comes to
+    rest has its drift removed (zero-velocity update); a bout without rests
+    (continuous swings) has it measured over each full up+down cycle, whose
+    true mean velocity is zero, and taken off as a line fitted through the last
+    cycles.
 
 ``RepAssembler``
     Groups lobes into reps by bookkeeping displacement: a rep must contain a
@@ -45,8 +49,8 @@ STANDARD_GRAVITY = 9.80665
 BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
 
 # Ring columns shared with the engine.
-COL_T, COL_M, COL_X, COL_GAP, COL_V, COL_C = range(6)
-N_COLS = 6
+COL_T, COL_M, COL_X, COL_GAP, COL_V, COL_C, COL_U, COL_R = range(8)
+N_COLS = 8  # COL_R: rotation rate magnitude (rad/s; 0 without a gyro)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class DetectorParams:
     quiet_range_mps2: float = 0.45
     rest_level_mps2: float = 0.8  # ... and within this of 1 g (a free fall is steady too; room for bias)
     force_rest_s: float = 0.3  # quiet this long is a rest even if the integrated velocity drifted (ZUPT)
+    rest_rate_radps: float = 0.6  # ... and (with a gyroscope) rotating slower than this
     onset_window_s: float = 1.0  # slow movements: velocity gained over this window starts a movement
     v_establish_mps: float = 0.10  # a lobe exists once its velocity passes this
     g_min_rest_s: float = 0.25  # rests at least this long re-measure gravity
@@ -111,6 +116,12 @@ class LobeScanner:
         self._bout: list[Lobe] = []  # lobes since the last rest, corrected together when it ends
         self._q_cache: tuple | None = None
         self._bout_start = 0.0
+        self.u_prev = 0.0  # raw integrated velocity (before the drift line is taken off)
+        self._line = (0.0, 0.0, 0.0)  # drift line (value, slope per sample, at index)
+        self._line_next: tuple | None = None  # a better line, switched to mid-lobe
+        self._cyc_pts: list[tuple[float, float]] = []  # (index, drift) points of this bout
+        self._u_scan: np.ndarray | None = None
+        self._u_base = 0
 
     # -- public --------------------------------------------------------------------
     def reset(self, at: int) -> None:
@@ -166,7 +177,10 @@ class LobeScanner:
         if stop > hi:
             x, xlo = self._hist(hi, stop, self.Wf)
             q = np.concatenate((q, self._quiet(x, xlo, hi, self.W)))
-            ql = np.concatenate((ql, self._quiet(x, xlo, hi, self.Wf)))
+            # A long rest needs no velocity check; but a slow grind is as steady as a rest
+            # to the accelerometer: with a gyroscope, it must not rotate either.
+            turning = self.ring.get(xlo, xlo + x.shape[0], COL_R) >= self.p.rest_rate_radps
+            ql = np.concatenate((ql, self._quiet(x, xlo, hi, self.Wf, also_bad=turning)))
             hi = stop
             keep = 4 * self.Wv + self.Wf  # rescans never go back further than this
             if hi - lo > 2 * keep:
@@ -176,7 +190,7 @@ class LobeScanner:
         self._q_cache = (lo, hi, q, ql)
         return q[start - lo : stop - lo], ql[start - lo : stop - lo]
 
-    def _quiet(self, x: np.ndarray, lo: int, start: int, window: int) -> np.ndarray:
+    def _quiet(self, x: np.ndarray, lo: int, start: int, window: int, also_bad: np.ndarray | None = None) -> np.ndarray:
         """Trailing-window quiet flags for indices [start, lo + len(x)).
 
         Quiet: over the window ending at the sample, every value within
@@ -193,6 +207,8 @@ class LobeScanner:
         if not full.any():
             return q
         bad = np.abs(x - STANDARD_GRAVITY) >= self.p.rest_level_mps2
+        if also_bad is not None:
+            bad |= also_bad
         cbad = np.concatenate(([0], np.cumsum(bad)))
         rel = idx - lo  # position of each output sample in x
         ok = full.copy()
@@ -241,6 +257,10 @@ class LobeScanner:
         self.mode = "move"
         self._bout = []
         self._bout_start = float(anchor)
+        self.u_prev = 0.0
+        self._line = (0.0, 0.0, float(anchor))
+        self._line_next = None
+        self._cyc_pts = [(float(anchor), 0.0)]  # at rest the drift is zero
         self.cur = Lobe(sign=0, start=float(anchor), start_kind="rest", g=self.g)
         self.pending = None
         self.v_prev = 0.0
@@ -250,7 +270,9 @@ class LobeScanner:
     def _scan_move(self, stop: int, done: list[Lobe]) -> None:
         i = self.pos
         xi = self.ring.get(i, stop, COL_X)
-        v = np.cumsum(np.concatenate(([self.v_prev], (xi - self.g) * self.dt)))[1:]
+        u = np.cumsum(np.concatenate(([self.u_prev], (xi - self.g) * self.dt)))[1:]
+        v = u - self._drift(i, u)
+        self._u_scan, self._u_base = u, i
         q, ql = self._quiet_cached(i, stop)
         idx = np.arange(i, stop)
         rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
@@ -354,27 +376,72 @@ class LobeScanner:
             s1 = max(lb.end - b0, s0)
             lb.disp -= rate * dt * (s1 * s1 - s0 * s0) / 2.0
 
-    def _cycle_update(self, done_lobe: Lobe) -> None:
-        """Re-measure gravity over the last up+down cycle (its mean acceleration is zero).
+    def _cycle_update(self, done: Lobe) -> None:
+        """Measure the velocity drift over each completed up+down cycle of a continuous bout.
 
-        Without rests (continuous swings, a noisy sensor that never looks still),
-        this is what keeps the integrated velocity from drifting.  The velocity
-        at the current sample is kept; only the slope of the drift changes.
+        A bout without rests (kettlebell swings, continuous jumps) gets no
+        zero-velocity update, and a gravity error of 0.1 m/s^2 (a bias seen from a
+        new orientation) builds 1 m/s of drift in ten seconds.  But a full cycle,
+        turnaround to the same kind of turnaround, returns to where it started: its
+        true mean velocity is zero, so the mean of the raw integrated velocity over
+        it is the drift at the cycle's middle.  A line through the last few such
+        points (and the bout's start at rest, where the drift is zero) is the drift
+        estimate, taken off the raw velocity from the middle of the next lobe on
+        (:meth:`_drift`): switched at a turnaround, the step could make the velocity
+        cross zero again and cut a lobe in two.
         """
         prev = self._prev_lobe
-        self._prev_lobe = done_lobe
-        if prev is None or prev.sign == done_lobe.sign or prev.end != done_lobe.start:
+        self._prev_lobe = done
+        if prev is None or prev.sign == done.sign or prev.end != done.start or prev.start_kind == "rest":
             return
-        if prev.start_kind == "rest":
-            return  # the rest itself re-measured gravity; only continuous movement needs this
-        lo = int(np.ceil(prev.start))
-        hi = int(np.floor(done_lobe.end)) + 1
+        a, b = prev.start, done.end
+        lo, hi = int(np.ceil(a)), int(np.floor(b)) + 1
         if hi - lo < 4 or lo < max(self.floor, self.ring.first):
             return
-        self.g = float(np.mean(self.ring.get(lo, hi, COL_X)))
-        if self.cur is not None:
-            self.cur.g = self.g
+        if abs(float(np.mean(self.ring.get(lo, hi, COL_V)))) > 0.5 * min(prev.peak_v, done.peak_v):
+            return  # not a cycle that came back to its start (a set-up move): no constraint
+        pts = self._cyc_pts
+        pts.append((0.5 * (a + b), float(np.mean(self.ring.get(lo, hi, COL_U)))))
+        del pts[:-4]
+        x = np.array([p[0] for p in pts])
+        y = np.array([p[1] for p in pts])
+        x0 = float(x[-1])
+        if x.size == 1:
+            line = (float(y[0]), 0.0, x0)
+        else:
+            slope, icpt = np.polyfit(x - x0, y, 1)
+            line = (float(icpt), float(slope), x0)
+        self._line_next = line + (np.inf,)
 
+    def _drift(self, i: int, u: np.ndarray) -> np.ndarray:
+        """The drift line for raw velocities ``u`` (from index ``i``), switching to a new one mid-lobe.
+
+        A newly measured line replaces the current one at the first sample where the
+        open lobe moves at least four times as fast as the step the switch makes (and
+        0.5 m/s), so the step cannot change the velocity's sign.
+        """
+        idx = np.arange(i, i + u.shape[0], dtype=float)
+        c0, c1, cr = self._line
+        d = c0 + c1 * (idx - cr)
+        nxt = self._line_next
+        cur = self.cur
+        if nxt is None or cur is None or cur.sign == 0 or self.pending is not None:
+            return d
+        if np.isfinite(nxt[3]):
+            k = int(nxt[3]) - i
+        else:
+            n0, n1, nr = nxt[:3]
+            dn = n0 + n1 * (idx - nr)
+            v_old = u - d
+            k = _first(cur.sign * v_old >= np.maximum(4.0 * np.abs(dn - d), 0.5))
+            if k < 0:
+                return d
+            self._line_next = nxt[:3] + (float(i + k),)
+            nxt = self._line_next
+        if 0 <= k < u.shape[0]:
+            n0, n1, nr = nxt[:3]
+            d[k:] = n0 + n1 * (idx[k:] - nr)
+        return d
 
     def _consume(self, v: np.ndarray, base: int, a: int, b: int) -> None:
         """Account samples [a, b) to the open lobe; ``v[k]`` is the velocity at index ``base + k``."""
@@ -387,6 +454,14 @@ class LobeScanner:
                 target.peak_v = max(target.peak_v, float(np.max(target.sign * seg)))
             self.ring.put(a, COL_V, seg)
             self.v_prev = float(seg[-1])
+            u = self._u_scan
+            if u is not None and self.mode == "move":
+                useg = u[a - self._u_base : b - self._u_base]
+                self.ring.put(a, COL_U, useg)
+                self.u_prev = float(useg[-1])
+                if self._line_next is not None and b - 1 >= self._line_next[3]:
+                    self._line = self._line_next[:3]
+                    self._line_next = None
         self.pos = max(self.pos, b)
 
     def _to_rest(self, v: np.ndarray, i: int, j_abs: int, *, lobe_done: Lobe | None, done: list[Lobe]) -> None:
