@@ -27,8 +27,8 @@ any split of the stream into blocks gives the same reps:
     clean to the rack, a walk, a fidget) never return or never rise far
     enough, and are dropped.
 
-Rest boundaries are refined from the acceleration ramp (extrapolated from 30 %
-and 10 % of the phase's peak acceleration), turnarounds from the velocity zero
+Rest boundaries are refined from the acceleration ramp (extrapolated from 40 %
+and 15 % of the phase's peak acceleration), turnarounds from the velocity zero
 crossing, so timing is sub-sample and does not depend on thresholds in m/s^2.
 
 Indices here are absolute sample indices into the engine's ring buffer;
@@ -176,10 +176,10 @@ class LobeScanner:
         lo, hi, q, ql = c
         if stop > hi:
             x, xlo = self._hist(hi, stop, self.Wf)
-            q = np.concatenate((q, self._quiet(x, xlo, hi, self.W)))
-            # A long rest needs no velocity check; but a slow grind is as steady as a rest
-            # to the accelerometer: with a gyroscope, it must not rotate either.
+            # A slow grind is as steady as a rest to the accelerometer: with a gyroscope, a
+            # long rest (which needs no velocity check) must not rotate either.
             turning = self.ring.get(xlo, xlo + x.shape[0], COL_R) >= self.p.rest_rate_radps
+            q = np.concatenate((q, self._quiet(x, xlo, hi, self.W)))
             ql = np.concatenate((ql, self._quiet(x, xlo, hi, self.Wf, also_bad=turning)))
             hi = stop
             keep = 4 * self.Wv + self.Wf  # rescans never go back further than this
@@ -658,13 +658,19 @@ class RepAssembler:
 # ---------------------------------------------------------------------------------------------
 # Boundary refinement
 
+# Levels (fractions of the phase's peak acceleration) through which a rest boundary's ramp is
+# extrapolated to zero.  The lowest part of the ramp is rounded by the sensor's own low-pass
+# filter and ours, which moves a low level outward; a high level sits where the ramp curves.
+RAMP_HIGH = 0.40
+RAMP_LOW = 0.15
+
 
 def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse: float, span: int, onset: bool) -> float:
     """Sub-sample time of a movement leaving (``onset``) or reaching a rest.
 
     ``x`` holds samples for absolute indices ``[lo, lo + len(x))``.  For an
     onset, the acceleration of sign ``sign`` ramps up after ``coarse``; the
-    boundary is the ramp extrapolated to zero through its 10 % and 30 % points
+    boundary is the ramp extrapolated to zero through its 15 % and 40 % points
     (relative to the phase's peak within ``span`` samples).  For a rest end the
     mirror image is used.  Falls back to ``coarse`` when no clean ramp exists.
     """
@@ -682,7 +688,8 @@ def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse:
     peak = float(seg[p])
     if peak <= 0:
         return coarse
-    lo30, lo10 = 0.3 * peak, 0.1 * peak
+    lo30, lo10 = RAMP_HIGH * peak, RAMP_LOW * peak
+    back = RAMP_LOW / (RAMP_HIGH - RAMP_LOW)  # from the low point to zero, in units of high - low
     if onset:
         # walk back from the peak
         below30 = np.flatnonzero(seg[:p] < lo30)
@@ -695,7 +702,7 @@ def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse:
             return coarse
         k10 = int(below10[-1])
         t10 = k10 + (lo10 - seg[k10]) / (seg[k10 + 1] - seg[k10])
-        t0 = t10 - (t30 - t10) * 0.5
+        t0 = t10 - (t30 - t10) * back
         return lo + seg_lo + t0
     after = seg[p + 1 :]
     below30 = np.flatnonzero(after < lo30)
@@ -708,5 +715,5 @@ def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse:
         return coarse
     k10 = k30 + int(below10[0])
     t10 = k10 - 1 + (seg[k10 - 1] - lo10) / (seg[k10 - 1] - seg[k10])
-    t0 = t10 + (t10 - t30) * 0.5
+    t0 = t10 + (t10 - t30) * back
     return lo + seg_lo + t0
