@@ -38,6 +38,7 @@ from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
     COL_M,
+    COL_V,
     COL_R,
     COL_T,
     COL_X,
@@ -377,8 +378,19 @@ class Engine:
         """Time a vertical-channel rep and queue it for finalisation in data order."""
         ring = self.ring
         first, last = c.lobes[0], c.lobes[-1]
-        start = self._refine(c.start, c.start_kind, first, onset=True)
-        end = self._refine(c.end, c.end_kind, last, onset=False)
+        end_at, end_kind = c.end, c.end_kind
+        if end_kind != "rest":
+            # wiggles after the movement stopped (walking off after the last rep) are not part
+            # of it: the rep ends with its last lobe that moves
+            tiny = 0.25 * self.settings.min_rom_m  # as the assembler's fidgets
+            k = len(c.lobes) - 1
+            while k > 0 and abs(c.lobes[k].disp) < tiny and c.lobes[k] is not c.conc:
+                k -= 1
+            if k < len(c.lobes) - 1:
+                last = c.lobes[k]
+                end_at, end_kind = last.end, last.end_kind
+        start = self._refine(c.start, c.start_kind, first, onset=True, soft=True)
+        end = self._refine(end_at, end_kind, last, onset=False, soft=True)
         conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
         conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False)
         conc_s = self._time_at(conc_end) - self._time_at(conc_start)
@@ -514,9 +526,33 @@ class Engine:
             first_idx, reason = st.tempo.first_failure
             self._push(key, FailureEvent(rep, reason, first_idx))
 
-    def _refine(self, idx: float, kind: str, lobe: Lobe, *, onset: bool) -> float:
+    def _refine(self, idx: float, kind: str, lobe: Lobe, *, onset: bool, soft: bool = False) -> float:
+        """Sub-sample boundary; ``soft``: a rep's own start or end (see :meth:`_refine_soft_turnaround`)."""
         if kind != "rest":
+            return self._refine_soft_turnaround(idx, lobe, onset=onset) if soft else idx
+        return self._refine_rest(idx, lobe, onset=onset)
+
+    def _refine_soft_turnaround(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
+        """A turnaround that came long after the movement stopped (or before it started).
+
+        The lift ends at a stop, but walking off (after a set's last rep) or a slow drift
+        keeps the sensor from looking still, and the velocity crosses zero later.  When the
+        lobe's deceleration ramp reaches zero clearly before the crossing and the lobe
+        barely moves in between (under 15 % of its peak velocity), the ramp's end is the
+        boundary (the mirror image for a start).  A turnaround the velocity swings
+        through (a swing's backswing) has no such ramp and keeps its crossing.
+        """
+        r = self._refine_rest(idx, lobe, onset=onset)
+        a, b = (idx, r) if onset else (r, idx)
+        lo, hi = int(math.ceil(a)), int(math.floor(b)) + 1
+        if b - a < 2.0 or lo < self.ring.first or hi > self.ring.total:
             return idx
+        v = self.ring.get(lo, hi, COL_V)
+        if float(np.max(np.abs(v))) >= 0.15 * lobe.peak_v:
+            return idx
+        return r
+
+    def _refine_rest(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
         ring = self.ring
         length = max(2.0, lobe.end - lobe.start)
         span = int(length * 0.6) + self.scanner.W
