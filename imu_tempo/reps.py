@@ -573,8 +573,20 @@ class RepAssembler:
         if lobe.sign > 0 and lobe.disp >= self.min_rom and o.lobes:
             conc = self._conc(o.lobes)
             if conc is not None and lobe.disp >= 0.5 * conc.disp and self._has_return(o.lobes, conc):
+                # The new lift's own lead-in (a dip from the rack, started at a rest after the
+                # last rep came back down) goes with the new rep, not the old one.
+                k_conc = o.lobes.index(conc)
+                cut = len(o.lobes)
+                for k in range(len(o.lobes) - 1, k_conc + 1, -1):
+                    if o.lobes[k].start_kind == "rest":
+                        cut = k
+                        break
+                lead = o.lobes[cut:]
+                if any(lb.end - lb.start > self.p.max_pre_phase_s * self.fs for lb in lead):
+                    lead, cut = [], len(o.lobes)
+                del o.lobes[cut:]
                 cand = self._candidate(o, force=True, done_at=lobe.done_at)
-                self.open = o = _Open()
+                self.open = o = _Open(lobes=list(lead))
                 if cand is not None:
                     out.append(cand)
         o.lobes.append(lobe)
@@ -619,9 +631,15 @@ class RepAssembler:
         tol = self.p.level_tol * excursion
         starts = []
         pre_max = self.p.max_pre_phase_s * self.fs
+        held_in = [
+            k for k in range(len(lobes) - 1)
+            if lobes[k].end_kind == "rest" and lobes[k + 1].start - lobes[k].end >= self.p.g_min_rest_s * self.fs
+        ]
         for b in range(k_conc + 1):
             if any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc]):
                 continue  # a slow move before the lift (bending to pick the bar up) is set-up, not rep
+            if end_kind != "rest" and any(k >= b for k in held_in):
+                continue  # turnaround to turnaround is a continuous rep: it does not stop on the way
             kind = lobes[b].start_kind
             if end_kind != "rest" and kind == "rest":
                 # a rest followed by upward movement is a bottom position, like a bottom turnaround
@@ -633,7 +651,9 @@ class RepAssembler:
             if -2.0 * tol <= diff <= tol:
                 starts.append((b, kind))
         if not starts:
-            if not force:
+            if not force or (end_kind != "rest" and held_in) or abs(end_level - levels[0]) > 0.5 * excursion:
+                # forced out by the next lift: still not a rep if it stopped on the way or
+                # stayed far from where it started (a move onto the rack, a walk)
                 return None
             starts = [(0, lobes[0].start_kind)]
         same = [s for s in starts if s[1] == end_kind]
