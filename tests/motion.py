@@ -30,13 +30,18 @@ def vertical_session(
     seed: int = 0,
     gyro: bool = False,
     rom_m: float | list[float] = 0.5,
+    setup: list[tuple[float, float]] | tuple = (),
 ):
-    """Phases are laid on a fine 10 kHz grid, then sampled at fs_hz."""
+    """Phases are laid on a fine 10 kHz grid, then sampled at fs_hz.
+
+    ``setup``: (duration_s, displacement_m) phases between the lead rest and the first rep
+    (displacement 0 is a hold), e.g. lifting the bar onto the rack and a pause.
+    """
     conc = list(concentric_s) if isinstance(concentric_s, (list, tuple)) else [concentric_s] * reps
     roms = list(rom_m) if isinstance(rom_m, (list, tuple)) else [rom_m] * reps
-    phases: list[tuple[float, float]] = [(lead_s, 0.0)]  # (duration, displacement) ; 0 = hold
+    phases: list[tuple[float, float]] = [(lead_s, 0.0)] + list(setup)  # (duration, displacement); 0 = hold
     truth = []
-    t = lead_s
+    t = lead_s + sum(d for d, _ in setup)
     for k in range(reps):
         c = conc[k]
         rom = roms[k]

@@ -268,3 +268,15 @@ def test_a_slow_last_pull_up_is_one_rep():
     assert len(reps) == len(s.truth)
     last = reps[-1]
     assert abs(last.start_s - s.truth[-1].start_s) < 0.15 and abs(last.end_s - s.truth[-1].end_s) < 0.15
+
+
+@pytest.mark.parametrize("pattern", ["down_first", "up_first"])
+def test_a_set_up_move_and_a_short_pause_do_not_shift_the_reps(pattern):
+    """Lifting the bar into position, a 1 s pause, then paused reps: each rep keeps its own dip and ends."""
+    setup = [(1.0, 0.55), (1.0, 0.0), (1.5, -0.2), (1.0, 0.0)]  # up to the rack, pause, settle down a bit, pause
+    t, a, w, truth = vertical_session(reps=5, pattern=pattern, setup=setup, gyro=True)
+    _, events = run(t, a, w, 100.0, settings_=Settings(threshold_s=3.0))
+    reps = reps_of(events)
+    assert len(reps) == len(truth)
+    for r, (s, e, _) in zip(reps, truth):
+        assert abs(r.start_s - s) < 0.03 and abs(r.end_s - e) < 0.03, (r.start_s, r.end_s, s, e)
