@@ -12,7 +12,9 @@ both quiet over a short window) gravity is simply ``f / |f|`` and the gyro's
 bias is re-measured (the mean rate, less the slow turn the accelerometer saw
 over the run, weighted by the run's length against earlier runs); while it moves, that direction is carried through the
 rotation by integrating the bias-corrected gyro (a quaternion prefix product,
-vectorised, O(n log n) per block).  The signal is then ``f . u``: signed
+vectorised, O(n log n) per block), and whenever it is nearly still without being
+static (hanging from a bar, holding the bar in the rack) it is pulled toward the
+accelerometer's direction, so integration errors cannot tilt it for long.  The signal is then ``f . u``: signed
 vertical specific force, exact under rotation.
 
 All state is explicit; one call per block; no per-sample Python loop.
@@ -38,6 +40,11 @@ class VerticalAccel:
     static_window_s, static_range_mps2, static_rate_radps :
         A sample is static when, over the trailing window, the magnitude's range
         and the bias-corrected rotation rate both stay below these.
+    level_cell_s, level_range_mps2, level_rate_radps, level_gain :
+        While moving, a cell of ``level_cell_s`` whose magnitude stays within
+        ``static_level_mps2`` of 1 g with a range below ``level_range_mps2`` and
+        whose rotation stays below ``level_rate_radps`` (nearly still, not static)
+        pulls gravity's direction toward the accelerometer's by ``level_gain``.
     """
 
     def __init__(
@@ -50,6 +57,10 @@ class VerticalAccel:
         static_rate_radps: float = 0.25,
         bias_min_s: float = 0.25,
         static_level_mps2: float = 0.8,
+        level_cell_s: float = 0.1,
+        level_range_mps2: float = 1.0,
+        level_rate_radps: float = 0.5,
+        level_gain: float = 0.15,
     ) -> None:
         self.dt = 1.0 / fs_hz
         self.use_gyro = use_gyro
@@ -58,6 +69,10 @@ class VerticalAccel:
         self.rate_thr = static_rate_radps
         self.level_thr = static_level_mps2
         self.bias_min = max(1, int(round(bias_min_s * fs_hz)))
+        self.cell_n = max(1, int(round(level_cell_s * fs_hz)))
+        self.level_range = level_range_mps2
+        self.level_rate = level_rate_radps
+        self.level_gain = level_gain
         self.reset()
 
     def reset(self) -> None:
@@ -70,6 +85,7 @@ class VerticalAccel:
         self.static_run = 0  # length of the static run that ends at the last sample
         self.run_rate_sum = np.zeros(3)
         self.run_u0: np.ndarray | None = None  # gravity direction at the run's first static sample
+        self.cell: list | None = None  # the open 0.1 s cell of a moving run (see _level)
         self.bias_weight = 0.0  # confidence in ``bias``: sum of (run length)^2, decaying with age
         self.samples = 0  # samples seen (ages the bias estimate)
         self.bias_at = 0  # sample count at the last bias update
@@ -117,6 +133,7 @@ class VerticalAccel:
                 u = (tail / np.sqrt(np.einsum("ij,ij->i", tail, tail))[:, None]).mean(axis=0)
                 self.u_anchor = u / np.linalg.norm(u)
                 self.q = np.array([1.0, 0.0, 0.0, 0.0])
+                self.cell = None
                 if self.static_run == 0:
                     head = hf[k + a - self.W + 1 : k + a + 1]
                     u0 = (head / np.sqrt(np.einsum("ij,ij->i", head, head))[:, None]).mean(axis=0)
@@ -135,7 +152,8 @@ class VerticalAccel:
                 qs[0] = _qmul(self.q[None, :], qs[:1])[0]
                 Q = _prefix_product(qs)
                 self.q = Q[-1] / np.linalg.norm(Q[-1])
-                u = _rotate_inverse(Q, self.u_anchor)
+                anchors = self._level(Q, f[a:b], mag[a:b], rate[k + a : k + b], start=self.samples + a)
+                u = _rotate_inverse_each(Q, anchors)
                 out[a:b] = np.einsum("ij,ij->i", f[a:b], u)
         self.samples += n
         keep = W - 1
@@ -144,6 +162,61 @@ class VerticalAccel:
         self.h_f = hf[-keep:] if keep else hf[:0]
         return out
 
+
+    def _level(self, Q: np.ndarray, f: np.ndarray, mag: np.ndarray, rate: np.ndarray, *, start: int) -> np.ndarray:
+        """Gravity's direction in the anchor frame for each sample of a moving run, kept level.
+
+        Integrating the gyro carries gravity's direction through rotation, but its errors
+        (a bias left over, a hang that never looks strictly still) tilt it a little more
+        every second.  The run is cut into cells of ``level_cell_s`` on a fixed grid of
+        absolute indices; over a cell that is nearly still (hanging from a bar, the bar
+        held in the rack: ``|f|`` near 1 g with a small range, slow rotation) the mean
+        specific force, turned into the anchor frame, points up; the direction is pulled
+        toward it by ``level_gain`` (a complementary filter at the cell rate).  Cells in
+        real movement leave it alone.  Returns an (n, 3) array of anchor-frame directions.
+        """
+        n = f.shape[0]
+        K = self.cell_n
+        fa = _rotate_each(Q, f)  # specific force in the anchor frame
+        cell = (start + np.arange(n)) // K
+        cuts = np.flatnonzero(np.diff(cell)) + 1
+        heads = np.concatenate(([0], cuts))
+        tails = np.concatenate((cuts, [n]))
+        s_fa = np.add.reduceat(fa, heads, axis=0)
+        s_mag = np.add.reduceat(mag, heads)
+        lo_mag = np.minimum.reduceat(mag, heads)
+        hi_mag = np.maximum.reduceat(mag, heads)
+        hi_rate = np.maximum.reduceat(rate, heads)
+        out = np.empty((n, 3))
+        u = self.u_anchor
+        for j in range(heads.shape[0]):
+            h, t = int(heads[j]), int(tails[j])
+            out[h:t] = u
+            c = self.cell
+            if c is None or c[0] != cell[h]:
+                c = [int(cell[h]), 0, np.zeros(3), 0.0, np.inf, -np.inf, 0.0]
+            c[1] += t - h
+            c[2] = c[2] + s_fa[j]
+            c[3] += float(s_mag[j])
+            c[4] = min(c[4], float(lo_mag[j]))
+            c[5] = max(c[5], float(hi_mag[j]))
+            c[6] = max(c[6], float(hi_rate[j]))
+            if (start + t) % K:
+                self.cell = c  # the cell goes on in the next block or run
+                continue
+            self.cell = None
+            still = (
+                c[1] == K
+                and c[5] - c[4] < self.level_range
+                and abs(c[3] / c[1] - STANDARD_GRAVITY) < self.level_thr
+                and c[6] < self.level_rate
+            )
+            if still:
+                up = c[2] / np.linalg.norm(c[2])
+                u = u + self.level_gain * (up - u)
+                u = u / np.linalg.norm(u)
+        self.u_anchor = u
+        return out
 
     def _update_bias(self, at: int) -> None:
         """Blend the bias seen over the static run that just ended into the estimate.
@@ -209,6 +282,22 @@ def _prefix_product(q: np.ndarray) -> np.ndarray:
         out[step:] = _qmul(out[:-step], out[step:])
         step *= 2
     return out
+
+
+def _rotate_each(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate each vector ``v[i]`` by the unit quaternion ``q[i]`` (sensor frame to anchor frame)."""
+    w = q[:, 0:1]
+    r = q[:, 1:]
+    t = 2.0 * np.cross(r, v)
+    return v + w * t + np.cross(r, t)
+
+
+def _rotate_inverse_each(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate each vector ``v[i]`` by the inverse of ``q[i]``."""
+    w = q[:, 0:1]
+    r = -q[:, 1:]
+    t = 2.0 * np.cross(r, v)
+    return v + w * t + np.cross(r, t)
 
 
 def _rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -56,3 +56,23 @@ def test_short_static_runs_count_less_than_long_ones():
     va(move_f, move_w)
     # weighted by run length squared: the short run moves the estimate by well under its 3 deg/s
     assert np.degrees(abs(va.bias[2] - bias[2])) < 0.3
+
+
+def test_nearly_still_stretches_keep_gravity_level_despite_gyro_errors():
+    """Hanging with a slight sway (never strictly static) while the gyro is off by 2 deg/s: no tilt builds up."""
+    fs = 100.0
+    n_still, n_hang = int(2 * fs), int(30 * fs)
+    t = np.arange(n_hang) / fs
+    sway = 0.8 * np.sin(2 * np.pi * 1.0 * t)  # rad/s about x: a pendulum, never slow for 0.2 s (not static)
+    w_true = np.zeros((n_still + n_hang, 3))
+    w_true[n_still:, 0] = sway
+    ang = np.cumsum(w_true, axis=0) / fs
+    f = Rotation.from_rotvec(ang).inv().apply(np.array([0.0, 0.0, G]))
+    gyro_error = np.radians([0.0, 2.0, 0.0])  # appears after the bias was measured
+    w = w_true.copy()
+    w[n_still:] += gyro_error
+    va = VerticalAccel(fs_hz=fs, use_gyro=True)
+    out = np.concatenate([va(f[i : i + 50], w[i : i + 50]) for i in range(0, f.shape[0], 50)])
+    # x = f . u = g cos(tilt error): 30 s at 2 deg/s would be a 60 degree tilt (x ~ 4.9)
+    tilt_deg = np.degrees(np.arccos(np.clip(out[-int(5 * fs):] / G, -1.0, 1.0)))
+    assert tilt_deg.max() < 6.0, tilt_deg.max()  # ~3.5 degrees: the drift against the pull of each still cell
