@@ -187,36 +187,41 @@ class VerticalAccel:
         lo_mag = np.minimum.reduceat(mag, heads)
         hi_mag = np.maximum.reduceat(mag, heads)
         hi_rate = np.maximum.reduceat(rate, heads)
-        out = np.empty((n, 3))
+        cnt = (tails - heads).astype(float)
+        c = self.cell
+        if c is not None and c[0] == cell[0]:  # the cell carried over from the last block or run
+            cnt[0] += c[1]
+            s_fa[0] += c[2]
+            s_mag[0] += c[3]
+            lo_mag[0] = min(lo_mag[0], c[4])
+            hi_mag[0] = max(hi_mag[0], c[5])
+            hi_rate[0] = max(hi_rate[0], c[6])
+        complete = (start + tails) % K == 0
+        still = (
+            complete
+            & (cnt == K)
+            & (hi_mag - lo_mag < self.level_range)
+            & (np.abs(s_mag / cnt - STANDARD_GRAVITY) < self.level_thr)
+            & (hi_rate < self.level_rate)
+        )
+        # the direction each cell starts with: changed only after a still cell (rare in movement)
+        u_cell = np.empty((heads.shape[0], 3))
         u = self.u_anchor
-        for j in range(heads.shape[0]):
-            h, t = int(heads[j]), int(tails[j])
-            out[h:t] = u
-            c = self.cell
-            if c is None or c[0] != cell[h]:
-                c = [int(cell[h]), 0, np.zeros(3), 0.0, np.inf, -np.inf, 0.0]
-            c[1] += t - h
-            c[2] = c[2] + s_fa[j]
-            c[3] += float(s_mag[j])
-            c[4] = min(c[4], float(lo_mag[j]))
-            c[5] = max(c[5], float(hi_mag[j]))
-            c[6] = max(c[6], float(hi_rate[j]))
-            if (start + t) % K:
-                self.cell = c  # the cell goes on in the next block or run
-                continue
-            self.cell = None
-            still = (
-                c[1] == K
-                and c[5] - c[4] < self.level_range
-                and abs(c[3] / c[1] - STANDARD_GRAVITY) < self.level_thr
-                and c[6] < self.level_rate
-            )
-            if still:
-                up = c[2] / np.linalg.norm(c[2])
-                u = u + self.level_gain * (up - u)
-                u = u / np.linalg.norm(u)
+        prev = 0
+        for j in np.flatnonzero(still).tolist():
+            u_cell[prev : j + 1] = u
+            up = s_fa[j] / np.linalg.norm(s_fa[j])
+            u = u + self.level_gain * (up - u)
+            u = u / np.linalg.norm(u)
+            prev = j + 1
+        u_cell[prev:] = u
         self.u_anchor = u
-        return out
+        last = heads.shape[0] - 1
+        self.cell = None if complete[last] else [
+            int(cell[heads[last]]), cnt[last], s_fa[last].copy(), float(s_mag[last]),
+            float(lo_mag[last]), float(hi_mag[last]), float(hi_rate[last]),
+        ]
+        return np.repeat(u_cell, (tails - heads), axis=0)
 
     def _update_bias(self, at: int) -> None:
         """Blend the bias seen over the static run that just ended into the estimate.
@@ -286,18 +291,25 @@ def _prefix_product(q: np.ndarray) -> np.ndarray:
 
 def _rotate_each(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate each vector ``v[i]`` by the unit quaternion ``q[i]`` (sensor frame to anchor frame)."""
-    w = q[:, 0:1]
-    r = q[:, 1:]
-    t = 2.0 * np.cross(r, v)
-    return v + w * t + np.cross(r, t)
+    return _rotate_rows(q[:, 0], q[:, 1], q[:, 2], q[:, 3], v)
 
 
 def _rotate_inverse_each(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate each vector ``v[i]`` by the inverse of ``q[i]``."""
-    w = q[:, 0:1]
-    r = -q[:, 1:]
-    t = 2.0 * np.cross(r, v)
-    return v + w * t + np.cross(r, t)
+    return _rotate_rows(q[:, 0], -q[:, 1], -q[:, 2], -q[:, 3], v)
+
+
+def _rotate_rows(w, rx, ry, rz, v: np.ndarray) -> np.ndarray:
+    # t = 2 r x v ; out = v + w t + r x t  (written out: np.cross is slow on small arrays)
+    vx, vy, vz = v[:, 0], v[:, 1], v[:, 2]
+    tx = 2.0 * (ry * vz - rz * vy)
+    ty = 2.0 * (rz * vx - rx * vz)
+    tz = 2.0 * (rx * vy - ry * vx)
+    out = np.empty_like(v)
+    out[:, 0] = vx + w * tx + (ry * tz - rz * ty)
+    out[:, 1] = vy + w * ty + (rz * tx - rx * tz)
+    out[:, 2] = vz + w * tz + (rx * ty - ry * tx)
+    return out
 
 
 def _rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:
