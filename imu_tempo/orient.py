@@ -161,7 +161,7 @@ class OrientationRepDetector:
         settle_frac: float = 0.15,
         symmetry: float = 0.5,
         edge_frac: float = 0.1,
-        include_magnitude: bool = False,
+        include_magnitude: bool = True,
         decay_s: float = 3.0,
         n_swings: int = 4,
     ) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from imu_tempo.errors import ConfigError
 from imu_tempo.orient import OrientationRepDetector, OrientRep
+from tests.motion import vertical_session
 
 G = 9.80665
 
@@ -100,6 +101,15 @@ class TestShapes:
         reps = _run(self._double_hump(fs_hz=fs_hz, cycles=6, dip=0.6), fs_hz=fs_hz)
         assert 6 <= len(reps) <= 7  # not 11-12
         assert all(a.end <= b.start for a, b in zip(reps, reps[1:]))
+
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0, 400.0])
+    def test_a_lift_along_gravity_without_rotation_counts_by_its_acceleration(self, fs_hz: float) -> None:
+        # a press seen from a wrist that does not turn: only the magnitude of the acceleration changes
+        t, acc, _, truth = vertical_session(fs_hz=fs_hz, reps=6, pattern="up_first", concentric_s=0.8,
+                                            eccentric_s=1.2, pause_s=0.4)
+        assert len(_run(acc, fs_hz=fs_hz)) == len(truth)
+        assert _run(acc, fs_hz=fs_hz, include_magnitude=False) == []
 
 
 class TestNotReps:
