@@ -70,6 +70,10 @@ _ACF_MIN = 0.3  # ... if its best peak reaches this (normalised); else the set h
 _PEAK_PREFER = 0.85  # the shortest period whose peak is this close to the best one
 _GAP_FRAC = 0.25  # turnarounds closer than this fraction of the period to the last are not confirmed
 _REP_FRAC = 0.6  # a rep lasts at least this fraction of the period (start to end turnaround)
+_GAIT_WINDOW_S = 4.0  # OrientRep.gait: history it looks at ...
+_GAIT_LAGS_S = (0.3, 0.75)  # ... and the step periods it looks for
+_GAIT_MIN_RMS_G = 0.05  # ... if |a| varies at least this much (RMS, g): steps jolt the sensor
+_GAIT_LOWPASS_HZ = 4.0  # ... in |a| low-passed at this (or 0.4 x the decimated rate)
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
 
 
@@ -87,12 +91,18 @@ class OrientRep:
     rom_deg : float
         Rotation (degrees): the largest angle between the gravity direction at
         the rep's start (and at its end) and any direction during the rep, averaged.
+    gait : float
+        How regular the magnitude of the acceleration (low-passed at 4 Hz) was at a
+        walking step rate (periods 0.3-0.75 s) over the 4 s before the rep's
+        end: the best normalised autocorrelation peak there, near 1 while
+        walking (steps), about 0 in lifts.  Lets a caller tell arm swing from reps.
     """
 
     start: float
     end: float
     done_at: int
     rom_deg: float
+    gait: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +203,9 @@ class OrientationRepDetector:
         self._fs_d = fs_d
         self._include_mag = include_magnitude
         self._sos = signal.butter(2, lowpass_hz, fs=self.fs_hz, output="sos")
+        # |a| keeps the step band (to ~4 Hz) before decimation; filtering |a| rather than taking
+        # |low-passed a| keeps a fast rotation (constant |a|) from looking like steps
+        self._sos_mag = signal.butter(2, min(_GAIT_LOWPASS_HZ, 0.4 * fs_d), fs=self.fs_hz, output="sos")
         # Low-frequency group delay of the 2nd-order Butterworth: sqrt(2) / (2 pi fc).
         self._delay = math.sqrt(2.0) / (2.0 * math.pi * lowpass_hz) * self.fs_hz
         alpha = 1.0 - math.exp(-1.0 / (adapt_s * fs_d))
@@ -214,6 +227,8 @@ class OrientationRepDetector:
         # decimated history: p and u, base = decimated index of element 0
         self._p = np.empty(0)
         self._u = np.empty((0, 3))
+        self._mag = np.empty(0)  # low-passed |acceleration| in g (steps kept), for OrientRep.gait
+        self._mag_zi: np.ndarray | None = None
         self._swings: list[float] = []  # recent turnaround-to-turnaround amplitudes of p
         self._last_turn_j = 0
         self._h_big = 0.0  # rel_hysteresis * median of self._swings
@@ -259,6 +274,10 @@ class OrientationRepDetector:
         if self._zi is None:
             self._zi = signal.sosfilt_zi(self._sos)[:, :, None] * a[0][None, None, :]
         lp, self._zi = signal.sosfilt(self._sos, a, axis=0, zi=self._zi)
+        mag = np.sqrt(np.einsum("ij,ij->i", a, a)) / 9.80665  # |a| in g, filtered on its own (OrientRep.gait)
+        if self._mag_zi is None:
+            self._mag_zi = signal.sosfilt_zi(self._sos_mag) * mag[0]
+        mag, self._mag_zi = signal.sosfilt(self._sos_mag, mag, zi=self._mag_zi)
         first = self._n
         self._n += n
         # keep absolute indices that are multiples of D
@@ -267,7 +286,7 @@ class OrientationRepDetector:
         if lp.shape[0] == 0:
             return []
         k0 = (first + off) // self._D  # decimated index of lp[0]
-        return self._process(lp, k0)
+        return self._process(lp, mag[off :: self._D], k0)
 
     def finish(self) -> list[OrientRep]:
         """End of stream: settle the turnaround in progress and return the last reps."""
@@ -282,7 +301,7 @@ class OrientationRepDetector:
         return self._add_turn(turn)
 
     # ---------------------------------------------------------------- internals
-    def _process(self, lp: np.ndarray, k0: int) -> list[OrientRep]:
+    def _process(self, lp: np.ndarray, mag: np.ndarray, k0: int) -> list[OrientRep]:
         norm = np.linalg.norm(lp, axis=1, keepdims=True)
         u = lp / np.maximum(norm, 1e-12)
         if self._include_mag:
@@ -337,11 +356,13 @@ class OrientationRepDetector:
         n_old = self._p.shape[0]
         self._p = np.concatenate([self._p, p])
         self._u = np.concatenate([self._u, u])
+        self._mag = np.concatenate([self._mag, mag])
         reps = self._zigzag(n_old)
         extra = self._p.shape[0] - self._keep
         if extra > 0:
             self._p = self._p[extra:]
             self._u = self._u[extra:]
+            self._mag = self._mag[extra:]
             self._base += extra
         return reps
 
@@ -551,7 +572,25 @@ class OrientationRepDetector:
             return None
         win = self._u[a.j - self._base : c.j - self._base + 1]
         rom = 0.5 * (_max_angle_deg(win[0], win) + _max_angle_deg(win[-1], win))
-        return OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom)
+        return OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom, gait=self._gait(c.j))
+
+    def _gait(self, j: int) -> float:
+        """OrientRep.gait for the window ending at decimated index j."""
+        hi = j - self._base + 1
+        x = self._mag[max(0, hi - int(round(_GAIT_WINDOW_S * self._fs_d))) : hi]
+        n = x.shape[0]
+        lo_lag = max(1, int(_GAIT_LAGS_S[0] * self._fs_d))
+        hi_lag = min(n // 2, int(_GAIT_LAGS_S[1] * self._fs_d) + 1)
+        if hi_lag - lo_lag < 3:
+            return 0.0
+        x = x - x.mean()
+        e = float(x @ x)
+        if e <= n * _GAIT_MIN_RMS_G**2:  # too still for steps: the correlation would be of noise
+            return 0.0
+        lags = np.arange(lo_lag - 1, hi_lag + 1)
+        ac = np.array([x[k:] @ x[: n - k] for k in lags]) / e * n / (n - lags)
+        pk = np.flatnonzero((ac[1:-1] > ac[:-2]) & (ac[1:-1] >= ac[2:])) + 1
+        return float(max(0.0, ac[pk].max())) if pk.size else 0.0
 
     def _update_period(self, j: int) -> None:
         """Dominant period of the gravity direction over the window ending at decimated index j

@@ -112,6 +112,33 @@ class TestShapes:
         assert _run(acc, fs_hz=fs_hz, include_magnitude=False) == []
 
 
+class TestGait:
+    @staticmethod
+    def _walk(fs_hz: float, *, seconds: float = 12.0, swing_deg: float = 25.0, stride_s: float = 1.1,
+              bump_g: float = 0.3, seed: int = 0) -> np.ndarray:
+        """A wrist swinging with the arm while walking: a step jolts |a| twice per arm swing."""
+        t = np.arange(int(seconds * fs_hz)) / fs_hz
+        th = np.radians(swing_deg) * np.sin(2 * np.pi * t / stride_s)
+        ph = (t % (stride_s / 2)) / (stride_s / 2)
+        jolt = bump_g * G * np.where(ph < 0.3, np.sin(np.pi * ph / 0.3), 0.0)
+        acc = (G + jolt)[:, None] * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+        return acc + np.random.default_rng(seed).normal(0.0, 0.03 * G, acc.shape)
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    def test_arm_swing_while_walking_looks_like_reps_but_has_a_gait(self, fs_hz: float) -> None:
+        reps = _run(self._walk(fs_hz), fs_hz=fs_hz)
+        assert len(reps) >= 5
+        assert all(r.gait > 0.8 for r in reps)
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    @pytest.mark.parametrize("period_s", [1.2, 2.5])
+    def test_rotating_reps_have_no_gait_even_when_fast(self, fs_hz: float, period_s: float) -> None:
+        # |low-passed a| of a fast rotation dips twice per cycle; |a| itself does not
+        reps = _run(_rotation_stream(fs_hz=fs_hz, cycles=6, period_s=period_s), fs_hz=fs_hz)
+        assert len(reps) == 6
+        assert all(r.gait < 0.2 for r in reps)
+
+
 class TestNotReps:
     def test_still_sensor(self) -> None:
         acc = _rotation_stream(fs_hz=50.0, cycles=0, rest_s=15.0, noise_g=0.05)
