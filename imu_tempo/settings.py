@@ -13,6 +13,9 @@ from .errors import ConfigError
 from .types import Measure
 
 
+DETECTORS = ("vertical", "orientation", "both", "auto")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     # -- tempo failure --------------------------------------------------------------
@@ -39,7 +42,10 @@ class Settings:
     detector: str = "vertical"
     """Rep channels: ``vertical`` (lifting movements, timed from vertical velocity),
     ``orientation`` (rotating movements: curls, raises, cable work), or ``both``
-    (orientation reps only where no vertical rep overlaps them; they arrive ~1 s later)."""
+    (orientation reps only where no vertical rep overlaps them; they arrive ~1 s later), or
+    ``auto`` (one channel per movement: vertical reps as usual; orientation reps only in a bout of
+    3+ consistent reps away from any vertical series and not walking; a bout's first reps arrive
+    when it counts)."""
     # -- calibration (from ``imu-tempo calibrate --save``) ------------------------------------
     start_offset_s: float = 0.0
     """Added to every rep's start time (calibration against video)."""
@@ -54,8 +60,8 @@ class Settings:
         _positive("set_rest_s", self.set_rest_s)
         _positive("min_rep_s", self.min_rep_s)
         _positive("max_rep_s", self.max_rep_s)
-        if self.detector not in ("vertical", "orientation", "both"):
-            raise ConfigError(f"detector must be 'vertical', 'orientation' or 'both', got {self.detector!r}")
+        if self.detector not in DETECTORS:
+            raise ConfigError(f"detector must be one of {', '.join(map(repr, DETECTORS))}, got {self.detector!r}")
         if self.measure not in ("rep", "concentric"):
             raise ConfigError(f"measure must be 'rep' or 'concentric', got {self.measure!r}")
         if not isinstance(self.confirm, int) or self.confirm < 1:
