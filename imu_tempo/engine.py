@@ -5,7 +5,7 @@ per movement lobe, never once per sample)::
 
     SampleBlock --gaps--> VerticalAccel --> ring (t, vertical specific force)
         --Hann FIR (linear phase)--> x --LobeScanner--> lobes --RepAssembler--> reps
-    SampleBlock --OrientationRepDetector--> reps            (--detector orientation|both)
+    SampleBlock --OrientationRepDetector--> reps            (--detector auto|orientation|both)
     reps --queue, in data order--> sets + SetTempo --> events
 
 The engine is *chunk invariant*: any split of the same samples into blocks

@@ -39,13 +39,13 @@ class Settings:
     """Movement bouts longer than this without returning to the start are not one rep."""
     min_rom_m: float = 0.15
     """The concentric phase must move at least this far (metres, from integrated acceleration)."""
-    detector: str = "vertical"
-    """Rep channels: ``vertical`` (lifting movements, timed from vertical velocity),
-    ``orientation`` (rotating movements: curls, raises, cable work), or ``both``
-    (orientation reps only where no vertical rep overlaps them; they arrive ~1 s later), or
-    ``auto`` (one channel per movement: vertical reps as usual; orientation reps only in a bout of
-    3+ consistent reps away from any vertical series and not walking; a bout's first reps arrive
-    when it counts)."""
+    detector: str = "auto"
+    """Rep channels: ``auto`` (the default: one channel per movement -- vertical reps as usual;
+    orientation reps only in a bout of 3+ reps away from any consistent vertical series and not
+    walking; a bout's first reps arrive when its third does), ``vertical`` (lifting movements only,
+    timed from vertical velocity), ``orientation`` (rotating movements only: curls, raises, cable
+    work), or ``both`` (orientation reps wherever no vertical rep overlaps them; they arrive ~1 s
+    later; walking and set-up moves become reps too)."""
     # -- calibration (from ``imu-tempo calibrate --save``) ------------------------------------
     start_offset_s: float = 0.0
     """Added to every rep's start time (calibration against video)."""
