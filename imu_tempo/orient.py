@@ -9,7 +9,7 @@ of gravity in the sensor frame* instead, so it works for any mount.
 Pipeline, all causal and driven only by sample values and absolute indices (so
 feeding the same samples in any block sizes gives the same reps):
 
-1. Low-pass the acceleration vector (Butterworth, ``lowpass_hz``, ``sosfilt``
+1. Low-pass the acceleration vector (2nd-order Butterworth, ``lowpass_hz``, ``lfilter``
    with its state kept) and keep every ``D``-th sample at absolute indices
    ``0, D, 2D, ...`` (about 25 Hz).  The unit vector ``u`` is the gravity
    direction (plus the slow part of the linear acceleration).
@@ -202,10 +202,10 @@ class OrientationRepDetector:
         fs_d = self.fs_hz / self._D
         self._fs_d = fs_d
         self._include_mag = include_magnitude
-        self._sos = signal.butter(2, lowpass_hz, fs=self.fs_hz, output="sos")
+        self._ba = signal.butter(2, lowpass_hz, fs=self.fs_hz)
         # |a| keeps the step band (to ~4 Hz) before decimation; filtering |a| rather than taking
         # |low-passed a| keeps a fast rotation (constant |a|) from looking like steps
-        self._sos_mag = signal.butter(2, min(_GAIT_LOWPASS_HZ, 0.4 * fs_d), fs=self.fs_hz, output="sos")
+        self._ba_mag = signal.butter(2, min(_GAIT_LOWPASS_HZ, 0.4 * fs_d), fs=self.fs_hz)
         # Low-frequency group delay of the 2nd-order Butterworth: sqrt(2) / (2 pi fc).
         self._delay = math.sqrt(2.0) / (2.0 * math.pi * lowpass_hz) * self.fs_hz
         alpha = 1.0 - math.exp(-1.0 / (adapt_s * fs_d))
@@ -271,13 +271,14 @@ class OrientationRepDetector:
             return []
         if not np.all(np.isfinite(a)):
             raise ValueError("accel contains NaN or infinite values; drop or interpolate them before feeding")
+        # lfilter: a 2nd-order section is well conditioned as (b, a), and far cheaper per call than sosfilt
         if self._zi is None:
-            self._zi = signal.sosfilt_zi(self._sos)[:, :, None] * a[0][None, None, :]
-        lp, self._zi = signal.sosfilt(self._sos, a, axis=0, zi=self._zi)
+            self._zi = signal.lfilter_zi(*self._ba)[:, None] * a[0][None, :]
+        lp, self._zi = signal.lfilter(*self._ba, a, axis=0, zi=self._zi)
         mag = np.sqrt(np.einsum("ij,ij->i", a, a)) / 9.80665  # |a| in g, filtered on its own (OrientRep.gait)
         if self._mag_zi is None:
-            self._mag_zi = signal.sosfilt_zi(self._sos_mag) * mag[0]
-        mag, self._mag_zi = signal.sosfilt(self._sos_mag, mag, zi=self._mag_zi)
+            self._mag_zi = signal.lfilter_zi(*self._ba_mag) * mag[0]
+        mag, self._mag_zi = signal.lfilter(*self._ba_mag, mag, zi=self._mag_zi)
         first = self._n
         self._n += n
         # keep absolute indices that are multiples of D
