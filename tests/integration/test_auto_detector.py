@@ -110,6 +110,27 @@ def test_walking_arm_swing_is_not_a_bout(seed):
         assert spans(auto) == spans(vert)
 
 
+def _walk(fs_hz: float, seconds: float, *, stride_s: float = 1.1, swing_deg: float = 25.0, jolt_g: float = 0.3):
+    """A wrist swinging with the arm while walking: the steps jolt |a| twice per arm swing."""
+    t = np.arange(int(seconds * fs_hz)) / fs_hz
+    th = np.radians(swing_deg) * np.sin(2 * np.pi * t / stride_s)
+    ph = (t % (stride_s / 2)) / (stride_s / 2)
+    jolt = jolt_g * 9.80665 * np.where(ph < 0.3, np.sin(np.pi * ph / 0.3), 0.0)
+    acc = (9.80665 + jolt)[:, None] * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+    return acc + np.random.default_rng(5).normal(0.0, 0.3, acc.shape)
+
+
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+def test_walking_away_after_a_rotating_set_adds_no_reps(fs):
+    _, a0, truth = rotating_session(fs_hz=fs, reps=6, tail_s=1.0)
+    a = np.concatenate([a0, _walk(fs, 15.0)])
+    t = np.arange(a.shape[0]) / fs
+    _, orient = run(t, a, None, fs, detector="orientation")
+    _, auto = run(t, a, None, fs, detector="auto")
+    assert len(orient) > len(truth)  # arm swings are reps to the orientation channel
+    assert len(auto) == len(truth)
+
+
 def test_set_up_moves_longer_than_the_bouts_reps_are_left_out():
     fs = 50.0
     t0, a0, _ = rotating_session(fs_hz=fs, reps=1, period_s=7.0, angle_deg=120.0, lead_s=2.0, tail_s=0.0, seed=1)
