@@ -74,8 +74,6 @@ AUTO_CONSISTENT = (0.4, 2.5)  # ... of which those within these multiples of the
 AUTO_GAP_REPS = 1.5  # ... and pauses shorter than this many median reps (+ 1 s)
 AUTO_CLAIM_S = 0.5  # ... and never within this of a rep of a vertical series
 AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
-AUTO_SERIES_MIN = 2  # ... of at least this many
-AUTO_SERIES_SPREAD = 2.0  # ... whose durations differ at most by this factor (a consistent series)
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
@@ -473,18 +471,13 @@ class Engine:
 
     # -- detector "auto": one channel per movement -------------------------------------------------
     def _series_spans(self) -> list[tuple[float, float]]:
-        """Vertical reps that belong to a series: AUTO_SERIES_MIN consecutive reps, each starting within
-        AUTO_SERIES_GAP_S of the last one's end, whose durations differ by at most AUTO_SERIES_SPREAD x."""
+        """Vertical reps that belong to a series (another vertical rep within AUTO_SERIES_GAP_S)."""
         gap = AUTO_SERIES_GAP_S * self.fs_hz
         v = self._vertical_spans
-        k = AUTO_SERIES_MIN
-        member = [False] * len(v)
-        for i in range(len(v) - k + 1):
-            run = v[i : i + k]
-            durs = [b - a for a, b in run]
-            if all(run[j + 1][0] - run[j][1] <= gap for j in range(k - 1)) and max(durs) <= AUTO_SERIES_SPREAD * min(durs):
-                member[i : i + k] = [True] * k
-        return [sp for sp, m in zip(v, member) if m]
+        return [
+            (a, b) for k, (a, b) in enumerate(v)
+            if (k > 0 and a - v[k - 1][1] <= gap) or (k + 1 < len(v) and v[k + 1][0] - b <= gap)
+        ]
 
     def _claimed(self, start: float, end: float, series: list[tuple[float, float]]) -> bool:
         claim = AUTO_CLAIM_S * self.fs_hz
