@@ -94,6 +94,15 @@ def test_simulated_sessions_walking_set_up_and_racking_add_no_reps(exercise, see
     assert spans(auto) == spans(vert)
 
 
+def test_a_vertical_set_whose_first_rep_swallowed_the_pick_up_still_claims_its_movement():
+    """Regression: the first vertical rep includes the pick-up (6.6 s, the next 2.7 s); the two still
+    make a series, so the small orientation reps inside the set must not form a bout."""
+    s = simulate_session(exercise="push_press", fs_hz=25.0, seed=3, fatigue=False, drop_rate=0.002)
+    _, vert = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="vertical")
+    _, auto = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="auto")
+    assert [(r.start_s, r.end_s, r.detected_at_s) for r in auto] == [(r.start_s, r.end_s, r.detected_at_s) for r in vert]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_walking_arm_swing_is_not_a_bout(seed):
     s = simulate_session(exercise="pull_up", fs_hz=50.0, seed=seed)
