@@ -1,6 +1,6 @@
 """Rep counts on real recordings that are NOT part of the project (read through an explicit path).
 
-    python -m benchmarks.real_sets --muvr ../shared/data/muvr_pebble_wrist [--json out.json]
+    python -m benchmarks.real_sets --muvr ../shared/data/muvr_pebble_wrist [--detector auto] [--json out.json]
 
 The muvr data (Pebble watch on the wrist, 50 Hz, values in g, no time column, one
 lifter, rep counts typed by the lifter) has no licence: it is read, never copied.
@@ -21,7 +21,7 @@ from collections import defaultdict
 import numpy as np
 
 from imu_tempo.engine import Engine
-from imu_tempo.settings import Settings
+from imu_tempo.settings import DETECTORS, Settings
 from imu_tempo.types import SampleBlock
 
 G = 9.80665
@@ -63,8 +63,10 @@ def rates(rs: list[dict]) -> dict:
     }
 
 
-def run_muvr(root: str, *, settings: Settings | None = None) -> dict:
+def run_muvr(root: str, *, settings: Settings | None = None, detector: str | None = None) -> dict:
     settings = settings or Settings(set_rest_s=60.0)
+    if detector is not None:
+        settings = settings.replace(detector=detector)
     index = os.path.join(root, "sets_index.csv")
     results = []
     with open(index, newline="") as fh:
@@ -93,9 +95,10 @@ def run_muvr(root: str, *, settings: Settings | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--muvr", required=True, help="folder of the muvr_pebble_wrist data (with sets_index.csv)")
+    ap.add_argument("--detector", choices=DETECTORS, help="rep channel(s) (default: the Settings default)")
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args(argv)
-    res = run_muvr(args.muvr)
+    res = run_muvr(args.muvr, detector=args.detector)
     print(json.dumps({k: v for k, v in res.items() if k != "by_exercise_plausible"}, indent=1))
     for ex, r in res["by_exercise_plausible"].items():
         print(f"  {ex:35s} sets {r['sets']:3d}  exact {r.get('exact', 0):.2f}  within1 {r.get('within_1', 0):.2f}  bias {r.get('mean_signed_error', 0):+.1f}")

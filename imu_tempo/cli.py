@@ -48,9 +48,11 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set-rest-s", type=float, default=8.0, help="a rest this long ends a set (default 8 s)")
     g.add_argument("--calibration", metavar="PROFILE.toml", help="apply a profile saved by `imu-tempo calibrate --save`")
     g.add_argument(
-        "--detector", choices=["vertical", "orientation", "both"], default="vertical",
-        help="rep channel: vertical (lifts: presses, squats, swings, pull-ups; default), orientation "
-        "(rotating movements: curls, raises, cable work), or both",
+        "--detector", choices=["vertical", "orientation", "both", "auto"], default="auto",
+        help="rep channel: auto (default; per bout the vertical reps, or a run of 3+ orientation reps "
+        "where the vertical channel has no consistent series; walking is no rep), vertical (lifts only: "
+        "presses, squats, swings, pull-ups), orientation (rotating movements only: curls, raises, cable "
+        "work), or both",
     )
     u = p.add_argument_group("units")
     u.add_argument("--accel-unit", choices=["m/s^2", "g", "mg"], default=None, help="unit of ax,ay,az (default m/s^2)")

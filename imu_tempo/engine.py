@@ -5,7 +5,7 @@ per movement lobe, never once per sample)::
 
     SampleBlock --gaps--> VerticalAccel --> ring (t, vertical specific force)
         --Hann FIR (linear phase)--> x --LobeScanner--> lobes --RepAssembler--> reps
-    SampleBlock --OrientationRepDetector--> reps            (--detector orientation|both)
+    SampleBlock --OrientationRepDetector--> reps            (--detector auto|orientation|both)
     reps --queue, in data order--> sets + SetTempo --> events
 
 The engine is *chunk invariant*: any split of the same samples into blocks
@@ -70,6 +70,12 @@ from .types import (
 ORIENT_HOLD_S = 1.0  # orientation reps wait this long past their end for an overlapping vertical rep
 PARTIAL_ROM = 0.4  # a rep rising less than this fraction of its set's (median) reps is not a rep
 ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
+AUTO_BOUT_MIN = 3  # detector "auto": orientation reps count once this many form a bout
+AUTO_CONSISTENT = (0.4, 2.5)  # ... of which those within these multiples of their median duration
+AUTO_GAP_REPS = 1.5  # ... and pauses shorter than this many median reps (+ 1 s)
+AUTO_CLAIM_S = 0.5  # ... and never within this of a rep of a vertical series
+AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
+AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
 RING_EXTRA_S = 12.0  # ring capacity beyond the longest rep: refinement and rests look back this far
@@ -203,6 +209,9 @@ class Engine:
     # -- orientation channel ---------------------------------------------------------------------
     def _new_orient(self, *, base: int) -> None:
         """A fresh orientation detector whose sample 0 is ring index ``base``."""
+        self._orient_gait: dict[int, float] = {}  # auto: queue seq -> OrientRep.gait
+        self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
+        self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
         if self.settings.detector == "vertical":
             self.orient = None
             return
@@ -230,6 +239,8 @@ class Engine:
         for r in reps:
             start, end = self._orient_to_ring(r.start), self._orient_to_ring(r.end)
             key = max(int(self._orient_to_ring(r.done_at)), int(math.ceil(end)) + hold)
+            if self.settings.detector == "auto":
+                self._orient_gait[self._qseq] = r.gait
             self._queue(key, start, end, None, None, None, "orientation")
 
     # -- ingest: gaps, ring, smoothing -------------------------------------------------------
@@ -418,11 +429,19 @@ class Engine:
         for item in ready:
             key, _, start, end, conc_s, peak_v, rom, channel = item
             if channel == "orientation" and self._overlaps_vertical(start, end):
+                self._orient_gait.pop(item[1], None)
                 continue
+            if channel.startswith("vertical") and self.settings.detector == "auto" and self._orient_owns(start):
+                continue  # auto: inside a counted orientation bout the vertical channel sees only fragments
             if channel.startswith("vertical"):
                 self._vertical_spans.append((start, end))
                 if len(self._vertical_spans) > 64:
                     del self._vertical_spans[:32]
+                if self.settings.detector == "auto":
+                    self._auto_vertical()
+            elif self.settings.detector == "auto":
+                self._auto_orient(item)
+                continue
             self._release_held(before_key=key, next_item=item)
             if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
                 # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
@@ -461,6 +480,62 @@ class Engine:
             if ov > 0.5 * min(b - a, end - start):
                 return True
         return False
+
+    # -- detector "auto": one channel per movement -------------------------------------------------
+    def _series_spans(self) -> list[tuple[float, float]]:
+        """Vertical reps that belong to a series (another vertical rep within AUTO_SERIES_GAP_S)."""
+        gap = AUTO_SERIES_GAP_S * self.fs_hz
+        v = self._vertical_spans
+        return [
+            (a, b) for k, (a, b) in enumerate(v)
+            if (k > 0 and a - v[k - 1][1] <= gap) or (k + 1 < len(v) and v[k + 1][0] - b <= gap)
+        ]
+
+    def _claimed(self, start: float, end: float, series: list[tuple[float, float]]) -> bool:
+        claim = AUTO_CLAIM_S * self.fs_hz
+        return any(a - claim < end and start < b + claim for a, b in series)
+
+    def _bout_gap(self) -> float:
+        """Largest pause (ring samples) between two reps of the current orientation bout."""
+        durs = sorted(q[3] - q[2] for q in self._bout)
+        return AUTO_GAP_REPS * durs[len(durs) // 2] + self.fs_hz
+
+    def _orient_owns(self, start: float) -> bool:
+        """Auto: does a counted orientation bout still go on at ring index ``start``?"""
+        return self._bout_ok and bool(self._bout) and start - self._bout[-1][3] <= self._bout_gap()
+
+    def _auto_vertical(self) -> None:
+        """A vertical rep arrived: held orientation reps near a vertical series were the same movement."""
+        series = self._series_spans()
+        if self._bout and not self._bout_ok and any(self._claimed(q[2], q[3], series) for q in self._bout):
+            self._bout = []
+
+    def _auto_orient(self, item: tuple) -> None:
+        """Detector "auto": count an orientation rep only inside a bout of AUTO_BOUT_MIN reps that no
+        vertical series claims and that is not walking.  The bout's first reps wait until it counts,
+        then are released (late) in order, leaving out a set-up move far longer or shorter than them."""
+        key, seq, start, end = item[0], item[1], item[2], item[3]
+        gait = self._orient_gait.pop(seq, 0.0)
+        if gait > AUTO_GAIT_MAX or self._claimed(start, end, self._series_spans()):
+            self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement
+            return
+        if self._bout and start - self._bout[-1][3] > self._bout_gap():
+            self._bout, self._bout_ok = [], False  # a new bout: the last one ended (or never counted)
+        self._bout.append(item)
+        if self._bout_ok:
+            del self._bout[:-AUTO_BOUT_MIN]
+            release = [item]
+        elif len(self._bout) < AUTO_BOUT_MIN:
+            return
+        else:
+            durs = sorted(q[3] - q[2] for q in self._bout)
+            med = durs[len(durs) // 2]
+            lo, hi = AUTO_CONSISTENT
+            release = [q for q in self._bout if lo * med <= q[3] - q[2] <= hi * med]
+            self._bout_ok = True
+        for q in release:
+            self._release_held(before_key=key, next_item=q)
+            self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
 
     def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
         ring = self.ring

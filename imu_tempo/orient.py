@@ -9,7 +9,7 @@ of gravity in the sensor frame* instead, so it works for any mount.
 Pipeline, all causal and driven only by sample values and absolute indices (so
 feeding the same samples in any block sizes gives the same reps):
 
-1. Low-pass the acceleration vector (Butterworth, ``lowpass_hz``, ``sosfilt``
+1. Low-pass the acceleration vector (2nd-order Butterworth, ``lowpass_hz``, ``lfilter``
    with its state kept) and keep every ``D``-th sample at absolute indices
    ``0, D, 2D, ...`` (about 25 Hz).  The unit vector ``u`` is the gravity
    direction (plus the slow part of the linear acceleration).
@@ -26,13 +26,22 @@ feeding the same samples in any block sizes gives the same reps):
    range over ``settle_s`` stays below ``settle_frac * h`` near the extreme;
    reopened if ``p`` then moves on the same way), which keeps latency
    low when the lifter pauses between reps.
-4. A rep is *start level -> far turnaround -> start level*: three consecutive
-   turnarounds whose two swings are similar (ratio >= ``symmetry``) and whose
-   duration is within ``[min_rep_s, max_rep_s]``.  Consecutive reps share
-   their boundary turnaround; a set's phase (which level is "start") is taken
-   from its first rep.  Start and end are where ``p`` leaves / reaches the
-   start level (``edge_frac`` of the swing), shifted back by the low-pass
-   group delay.
+   A move back that is less than half the swing before it, followed by a move on,
+   is a wiggle: both of its turnarounds are forgotten and the swing goes on.
+4. The set's period: at each turnaround, the autocorrelation of ``u`` (summed
+   over the axes, last 8 s) gives the dominant period ``T`` (the shortest lag
+   whose peak is within 85 % of the best, if the best reaches 0.3; otherwise
+   there is no period).  With a period, no turnaround is confirmed within
+   ``T / 4`` of the last one, and a rep lasts at least ``0.6 T``: a lift whose
+   signal has two bumps per rep is one rep, not two.
+5. A rep is *start level -> far turnaround -> start level*: a turnaround ``a``
+   and a later one ``c`` of the same kind, the farthest opposite turnaround
+   ``b`` between them, with similar swings (ratio >= ``symmetry``), at least
+   ``0.6 T`` apart and lasting ``[min_rep_s, max_rep_s]``.  Consecutive reps
+   share their boundary turnaround: the end of the last rep is tried first as
+   the start (the set's phase), then later turnarounds of the same kind.
+   Start and end are where ``p`` leaves / reaches the start level
+   (``edge_frac`` of the swing), shifted back by the low-pass group delay.
 
 Python work is per block, per turnaround and per rep; the per-sample work is
 numpy/scipy.  Indices are absolute sample indices (the count of samples fed
@@ -55,6 +64,16 @@ __all__ = ["OrientRep", "OrientationRepDetector"]
 
 _TARGET_DECIMATED_HZ = 25.0
 _AXIS_STEP_S = 0.2
+_WIGGLE_FRAC = 0.5  # a move back smaller than this fraction of the swing before it is a wiggle
+_ACF_WINDOW_S = 8.0  # the set's period comes from the autocorrelation over this much history
+_ACF_MIN = 0.3  # ... if its best peak reaches this (normalised); else the set has no period
+_PEAK_PREFER = 0.85  # the shortest period whose peak is this close to the best one
+_GAP_FRAC = 0.25  # turnarounds closer than this fraction of the period to the last are not confirmed
+_REP_FRAC = 0.6  # a rep lasts at least this fraction of the period (start to end turnaround)
+_GAIT_WINDOW_S = 4.0  # OrientRep.gait: history it looks at ...
+_GAIT_LAGS_S = (0.3, 0.75)  # ... and the step periods it looks for
+_GAIT_MIN_RMS_G = 0.05  # ... if |a| varies at least this much (RMS, g): steps jolt the sensor
+_GAIT_LOWPASS_HZ = 4.0  # ... in |a| low-passed at this (or 0.4 x the decimated rate)
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
 
 
@@ -72,12 +91,18 @@ class OrientRep:
     rom_deg : float
         Rotation (degrees): the largest angle between the gravity direction at
         the rep's start (and at its end) and any direction during the rep, averaged.
+    gait : float
+        How regular the magnitude of the acceleration (low-passed at 4 Hz) was at a
+        walking step rate (periods 0.3-0.75 s) over the 4 s before the rep's
+        end: the best normalised autocorrelation peak there, near 1 while
+        walking (steps), about 0 in lifts.  Lets a caller tell arm swing from reps.
     """
 
     start: float
     end: float
     done_at: int
     rom_deg: float
+    gait: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +143,9 @@ class OrientationRepDetector:
         away from the start level.
     include_magnitude : bool
         Use the low-passed acceleration vector in g instead of its direction, so
-        changes of its magnitude (vertical acceleration) count as swings too.
-        ``rom_deg`` is still the rotation.
+        changes of its magnitude (acceleration along gravity: presses, pulldowns
+        with a wrist sensor that hardly turns) count as swings too.  On by
+        default; ``rom_deg`` is still the rotation.
     decay_s : float
         Time constant (s) of the hysteresis' decay towards the floor between turnarounds.
     n_swings : int
@@ -145,7 +171,7 @@ class OrientationRepDetector:
         settle_frac: float = 0.15,
         symmetry: float = 0.5,
         edge_frac: float = 0.1,
-        include_magnitude: bool = False,
+        include_magnitude: bool = True,
         decay_s: float = 3.0,
         n_swings: int = 4,
     ) -> None:
@@ -176,7 +202,10 @@ class OrientationRepDetector:
         fs_d = self.fs_hz / self._D
         self._fs_d = fs_d
         self._include_mag = include_magnitude
-        self._sos = signal.butter(2, lowpass_hz, fs=self.fs_hz, output="sos")
+        self._ba = signal.butter(2, lowpass_hz, fs=self.fs_hz)
+        # |a| keeps the step band (to ~4 Hz) before decimation; filtering |a| rather than taking
+        # |low-passed a| keeps a fast rotation (constant |a|) from looking like steps
+        self._ba_mag = signal.butter(2, min(_GAIT_LOWPASS_HZ, 0.4 * fs_d), fs=self.fs_hz)
         # Low-frequency group delay of the 2nd-order Butterworth: sqrt(2) / (2 pi fc).
         self._delay = math.sqrt(2.0) / (2.0 * math.pi * lowpass_hz) * self.fs_hz
         alpha = 1.0 - math.exp(-1.0 / (adapt_s * fs_d))
@@ -198,6 +227,8 @@ class OrientationRepDetector:
         # decimated history: p and u, base = decimated index of element 0
         self._p = np.empty(0)
         self._u = np.empty((0, 3))
+        self._mag = np.empty(0)  # low-passed |acceleration| in g (steps kept), for OrientRep.gait
+        self._mag_zi: np.ndarray | None = None
         self._swings: list[float] = []  # recent turnaround-to-turnaround amplitudes of p
         self._last_turn_j = 0
         self._h_big = 0.0  # rel_hysteresis * median of self._swings
@@ -213,6 +244,10 @@ class OrientationRepDetector:
         self._last_end: _Turn | None = None
         self._settled = False  # the last turnaround was confirmed by settling, not by moving back
         self._inherit_end = False
+        self._merged: _Turn | None = None  # set when a wiggle pair was merged away
+        self._period_d = 0.0  # dominant period of the set (decimated samples), 0 when there is none
+        self._gap_d = 0.0  # smallest spacing of turnarounds (decimated samples), from the period
+        self._acf_w = int(round(min(_ACF_WINDOW_S, self._keep / fs_d - 1.0) * fs_d))
 
     # ------------------------------------------------------------------ public
     def feed(self, accel: np.ndarray) -> list[OrientRep]:
@@ -236,9 +271,14 @@ class OrientationRepDetector:
             return []
         if not np.all(np.isfinite(a)):
             raise ValueError("accel contains NaN or infinite values; drop or interpolate them before feeding")
+        # lfilter: a 2nd-order section is well conditioned as (b, a), and far cheaper per call than sosfilt
         if self._zi is None:
-            self._zi = signal.sosfilt_zi(self._sos)[:, :, None] * a[0][None, None, :]
-        lp, self._zi = signal.sosfilt(self._sos, a, axis=0, zi=self._zi)
+            self._zi = signal.lfilter_zi(*self._ba)[:, None] * a[0][None, :]
+        lp, self._zi = signal.lfilter(*self._ba, a, axis=0, zi=self._zi)
+        mag = np.sqrt(np.einsum("ij,ij->i", a, a)) / 9.80665  # |a| in g, filtered on its own (OrientRep.gait)
+        if self._mag_zi is None:
+            self._mag_zi = signal.lfilter_zi(*self._ba_mag) * mag[0]
+        mag, self._mag_zi = signal.lfilter(*self._ba_mag, mag, zi=self._mag_zi)
         first = self._n
         self._n += n
         # keep absolute indices that are multiples of D
@@ -247,7 +287,7 @@ class OrientationRepDetector:
         if lp.shape[0] == 0:
             return []
         k0 = (first + off) // self._D  # decimated index of lp[0]
-        return self._process(lp, k0)
+        return self._process(lp, mag[off :: self._D], k0)
 
     def finish(self) -> list[OrientRep]:
         """End of stream: settle the turnaround in progress and return the last reps."""
@@ -262,7 +302,7 @@ class OrientationRepDetector:
         return self._add_turn(turn)
 
     # ---------------------------------------------------------------- internals
-    def _process(self, lp: np.ndarray, k0: int) -> list[OrientRep]:
+    def _process(self, lp: np.ndarray, mag: np.ndarray, k0: int) -> list[OrientRep]:
         norm = np.linalg.norm(lp, axis=1, keepdims=True)
         u = lp / np.maximum(norm, 1e-12)
         if self._include_mag:
@@ -317,11 +357,13 @@ class OrientationRepDetector:
         n_old = self._p.shape[0]
         self._p = np.concatenate([self._p, p])
         self._u = np.concatenate([self._u, u])
+        self._mag = np.concatenate([self._mag, mag])
         reps = self._zigzag(n_old)
         extra = self._p.shape[0] - self._keep
         if extra > 0:
             self._p = self._p[extra:]
             self._u = self._u[extra:]
+            self._mag = self._mag[extra:]
             self._base += extra
         return reps
 
@@ -367,6 +409,9 @@ class OrientationRepDetector:
             tol = self.settle_frac * hs
             settle = (flat <= tol) & (swing >= hs) & (back <= tol)
             hit = (back >= hs) | settle
+            if self._gap_d > 0 and self._turns:  # no turnaround within a fraction of the set's period of the last
+                jj = np.arange(self._base + i, self._base + e)
+                hit &= (jj - self._turns[-1].j) >= self._gap_d
             if self._settled:  # the last turnaround settled: does the signal move on past it?
                 hit |= d * (self._anchor - seg) >= _EXTEND_FRAC * hs
             idx = np.flatnonzero(hit)
@@ -393,6 +438,13 @@ class OrientationRepDetector:
             self._dir = -d
             self._ext = float(seg[c])
             self._ext_j = self._base + i + c
+            if self._merged is not None:  # the last two turnarounds were a wiggle: seek on past the one before
+                b = self._merged
+                self._merged = None
+                self._anchor = self._turns[-1].value
+                self._settled = False
+                if b.kind * b.value > b.kind * self._ext:
+                    self._ext, self._ext_j = b.value, b.j
             i = i + c + 1
         return reps
 
@@ -455,38 +507,135 @@ class OrientationRepDetector:
         return np.maximum(self._h_min, big * np.exp(-(j - self._last_turn_j) / self._decay_d))
 
     def _add_turn(self, turn: _Turn) -> list[OrientRep]:
+        if self._is_wiggle(turn):
+            # b -> turn is a small move back and on again inside a swing (or at its end):
+            # forget both turnarounds so the swing a -> (b or beyond) stays one swing
+            b = self._turns.pop()
+            if self._swings:
+                self._swings.pop()
+                self._h_big = self.rel_hysteresis * statistics.median(self._swings) if self._swings else 0.0
+            self._merged = b
+            return []
         if self._turns:
             self._swings.append(abs(turn.value - self._turns[-1].value))
             if len(self._swings) > self._n_swings:
                 del self._swings[0]
             self._h_big = self.rel_hysteresis * statistics.median(self._swings)
         self._last_turn_j = turn.confirmed
+        self._update_period(turn.confirmed)
         self._turns.append(turn)
-        if len(self._turns) > 3:
+        c = turn
+        while len(self._turns) > 3 and c.j - self._turns[0].j > self._max_rep_d:
             del self._turns[0]
         if self._inherit_end:
             self._inherit_end = False
             self._last_end = turn
             return []
-        if len(self._turns) < 3:
-            return []
-        a, b, c = self._turns
-        if self._last_end is b:  # mid-way through the next rep: wait for its end
-            return []
+        for a in self._rep_starts(c):
+            rep = self._try_rep(a, c)
+            if rep is not None:
+                self._last_end = c
+                del self._turns[: self._turns.index(c)]
+                return [rep]
+        return []
+
+    def _rep_starts(self, c: _Turn) -> list[_Turn]:
+        """Turnarounds a rep ending at c may start from, preferred first: the end of the last
+        rep (the set's phase), then later turnarounds of c's kind (latest first) at least a
+        fraction of the set's period before c."""
+        min_d = _REP_FRAC * self._period_d
+        turns = self._turns[:-1]
+        out: list[_Turn] = []
+        first = 0
+        if self._last_end is not None and self._last_end in turns:
+            first = turns.index(self._last_end)
+            if self._last_end.kind == c.kind and c.j - self._last_end.j >= min_d:
+                out.append(self._last_end)
+            first += 1
+        out += [t for t in reversed(turns[first:-1]) if t.kind == c.kind and c.j - t.j >= min_d]
+        return out
+
+    def _try_rep(self, a: _Turn, c: _Turn) -> OrientRep | None:
+        ia = self._turns.index(a)
+        inner = [t for t in self._turns[ia + 1 : -1] if t.kind != c.kind]
+        if not inner:
+            return None
+        b = max(inner, key=lambda t: t.kind * t.value)
         s1 = abs(b.value - a.value)
         s2 = abs(b.value - c.value)
         if min(s1, s2) < self._h_min or min(s1, s2) < self.symmetry * max(s1, s2):
-            return []
+            return None
         if c.j - a.j > self._max_rep_d or c.confirmed - a.j >= self._keep - self._settle_w:
-            return []
+            return None
         start, end = self._edges(a, b, c, s1, s2)
         dur = (end - start) / self.fs_hz
         if not self.min_rep_s <= dur <= self.max_rep_s:
-            return []
+            return None
         win = self._u[a.j - self._base : c.j - self._base + 1]
         rom = 0.5 * (_max_angle_deg(win[0], win) + _max_angle_deg(win[-1], win))
-        self._last_end = c
-        return [OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom)]
+        return OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom, gait=self._gait(c.j))
+
+    def _gait(self, j: int) -> float:
+        """OrientRep.gait for the window ending at decimated index j."""
+        hi = j - self._base + 1
+        x = self._mag[max(0, hi - int(round(_GAIT_WINDOW_S * self._fs_d))) : hi]
+        n = x.shape[0]
+        lo_lag = max(1, int(_GAIT_LAGS_S[0] * self._fs_d))
+        hi_lag = min(n // 2, int(_GAIT_LAGS_S[1] * self._fs_d) + 1)
+        if hi_lag - lo_lag < 3:
+            return 0.0
+        x = x - x.mean()
+        e = float(x @ x)
+        if e <= n * _GAIT_MIN_RMS_G**2:  # too still for steps: the correlation would be of noise
+            return 0.0
+        lags = np.arange(lo_lag - 1, hi_lag + 1)
+        ac = np.array([x[k:] @ x[: n - k] for k in lags]) / e * n / (n - lags)
+        pk = np.flatnonzero((ac[1:-1] > ac[:-2]) & (ac[1:-1] >= ac[2:])) + 1
+        return float(max(0.0, ac[pk].max())) if pk.size else 0.0
+
+    def _update_period(self, j: int) -> None:
+        """Dominant period of the gravity direction over the window ending at decimated index j
+        (autocorrelation summed over the axes); sets the smallest turnaround spacing."""
+        hi = j - self._base + 1
+        lo = max(0, hi - self._acf_w)
+        x = self._u[lo:hi]
+        n = x.shape[0]
+        lag_lo = max(2, int(self.min_rep_s * self._fs_d))
+        lag_hi = min(int(self._max_rep_d), n // 2)
+        if lag_hi <= lag_lo + 2:
+            self._gap_d = self._period_d = 0.0
+            return
+        x = x - x.mean(axis=0)
+        f = np.fft.rfft(x, 2 * n, axis=0)
+        ac = np.fft.irfft((f * f.conj()).real.sum(axis=1), 2 * n)[: lag_hi + 2]
+        if ac[0] <= 0:
+            self._gap_d = self._period_d = 0.0
+            return
+        ac = ac / ac[0] * n / (n - np.arange(ac.shape[0]))
+        seg = ac[lag_lo : lag_hi + 1]
+        pk = np.flatnonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
+        if pk.size == 0:
+            self._gap_d = self._period_d = 0.0
+            return
+        top = float(seg[pk].max())
+        if top < _ACF_MIN:
+            self._gap_d = self._period_d = 0.0
+            return
+        k = int(pk[np.flatnonzero(seg[pk] >= _PEAK_PREFER * top)[0]])  # the shortest of the near-best periods
+        self._period_d = float(lag_lo + k)
+        self._gap_d = _GAP_FRAC * self._period_d
+
+    def _is_wiggle(self, c: _Turn) -> bool:
+        """Is the move from the last turnaround to c a small one back inside a swing?
+        (Never across the end of an emitted rep: that is the next rep's start.)"""
+        if len(self._turns) < 2 or self._inherit_end:
+            return False
+        a, b = self._turns[-2], self._turns[-1]
+        if self._last_end is b:
+            return False
+        s1 = abs(b.value - a.value)
+        s2 = abs(b.value - c.value)
+        return s2 < _WIGGLE_FRAC * s1
 
     def _edges(self, a: _Turn, b: _Turn, c: _Turn, s1: float, s2: float) -> tuple[float, float]:
         """Fractional absolute raw indices where p leaves a's level and reaches c's level."""

@@ -13,6 +13,9 @@ from .errors import ConfigError
 from .types import Measure
 
 
+DETECTORS = ("vertical", "orientation", "both", "auto")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     # -- tempo failure --------------------------------------------------------------
@@ -36,10 +39,13 @@ class Settings:
     """Movement bouts longer than this without returning to the start are not one rep."""
     min_rom_m: float = 0.15
     """The concentric phase must move at least this far (metres, from integrated acceleration)."""
-    detector: str = "vertical"
-    """Rep channels: ``vertical`` (lifting movements, timed from vertical velocity),
-    ``orientation`` (rotating movements: curls, raises, cable work), or ``both``
-    (orientation reps only where no vertical rep overlaps them; they arrive ~1 s later)."""
+    detector: str = "auto"
+    """Rep channels: ``auto`` (the default: one channel per movement -- vertical reps as usual;
+    orientation reps only in a bout of 3+ reps away from any consistent vertical series and not
+    walking; a bout's first reps arrive when its third does), ``vertical`` (lifting movements only,
+    timed from vertical velocity), ``orientation`` (rotating movements only: curls, raises, cable
+    work), or ``both`` (orientation reps wherever no vertical rep overlaps them; they arrive ~1 s
+    later; walking and set-up moves become reps too)."""
     # -- calibration (from ``imu-tempo calibrate --save``) ------------------------------------
     start_offset_s: float = 0.0
     """Added to every rep's start time (calibration against video)."""
@@ -54,8 +60,8 @@ class Settings:
         _positive("set_rest_s", self.set_rest_s)
         _positive("min_rep_s", self.min_rep_s)
         _positive("max_rep_s", self.max_rep_s)
-        if self.detector not in ("vertical", "orientation", "both"):
-            raise ConfigError(f"detector must be 'vertical', 'orientation' or 'both', got {self.detector!r}")
+        if self.detector not in DETECTORS:
+            raise ConfigError(f"detector must be one of {', '.join(map(repr, DETECTORS))}, got {self.detector!r}")
         if self.measure not in ("rep", "concentric"):
             raise ConfigError(f"measure must be 'rep' or 'concentric', got {self.measure!r}")
         if not isinstance(self.confirm, int) or self.confirm < 1:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from imu_tempo.errors import ConfigError
 from imu_tempo.orient import OrientationRepDetector, OrientRep
+from tests.motion import vertical_session
 
 G = 9.80665
 
@@ -72,6 +73,70 @@ class TestRotations:
         acc = _rotation_stream(fs_hz=50.0, cycles=5, amp_deg=8.0, noise_g=0.01)
         assert _run(acc, fs_hz=50.0) == []
         assert len(_run(acc, fs_hz=50.0, min_rom_deg=5.0)) == 5
+
+
+class TestShapes:
+    @staticmethod
+    def _double_hump(*, fs_hz: float, cycles: int, dip: float, period_s: float = 3.0, amp_deg: float = 90.0,
+                     rest_s: float = 2.0, seed: int = 0) -> np.ndarray:
+        """Out to amp_deg, back by ``dip`` of it, out again, back to the start: one rep per cycle."""
+        t = np.arange(int(round((2 * rest_s + cycles * period_s) * fs_hz))) / fs_hz
+        inside = (t >= rest_s) & (t < rest_s + cycles * period_s)
+        tau = np.clip((t - rest_s) / period_s, 0.0, cycles) % 1.0
+        shape = np.interp(tau, [0.0, 0.3, 0.5, 0.7, 1.0], [0.0, 1.0, 1.0 - dip, 1.0, 0.0])
+        k = int(0.2 * fs_hz)
+        th = np.radians(amp_deg) * np.convolve(shape, np.ones(k) / k, "same") * inside
+        acc = G * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+        return acc + np.random.default_rng(seed).normal(0.0, 0.03 * G, acc.shape)
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    def test_a_small_dip_at_the_far_end_is_a_wiggle_not_a_rep(self, fs_hz: float) -> None:
+        reps = _run(self._double_hump(fs_hz=fs_hz, cycles=6, dip=0.3), fs_hz=fs_hz)
+        assert len(reps) == 6
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    def test_two_bumps_per_cycle_are_one_rep_once_the_period_is_known(self, fs_hz: float) -> None:
+        # the dip is deep enough to look like a rep of its own; the set's period says it is not
+        # (the first cycle comes before there is a period and may still split)
+        reps = _run(self._double_hump(fs_hz=fs_hz, cycles=6, dip=0.6), fs_hz=fs_hz)
+        assert 6 <= len(reps) <= 7  # not 11-12
+        assert all(a.end <= b.start for a, b in zip(reps, reps[1:]))
+
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0, 400.0])
+    def test_a_lift_along_gravity_without_rotation_counts_by_its_acceleration(self, fs_hz: float) -> None:
+        # a press seen from a wrist that does not turn: only the magnitude of the acceleration changes
+        t, acc, _, truth = vertical_session(fs_hz=fs_hz, reps=6, pattern="up_first", concentric_s=0.8,
+                                            eccentric_s=1.2, pause_s=0.4)
+        assert len(_run(acc, fs_hz=fs_hz)) == len(truth)
+        assert _run(acc, fs_hz=fs_hz, include_magnitude=False) == []
+
+
+class TestGait:
+    @staticmethod
+    def _walk(fs_hz: float, *, seconds: float = 12.0, swing_deg: float = 25.0, stride_s: float = 1.1,
+              bump_g: float = 0.3, seed: int = 0) -> np.ndarray:
+        """A wrist swinging with the arm while walking: a step jolts |a| twice per arm swing."""
+        t = np.arange(int(seconds * fs_hz)) / fs_hz
+        th = np.radians(swing_deg) * np.sin(2 * np.pi * t / stride_s)
+        ph = (t % (stride_s / 2)) / (stride_s / 2)
+        jolt = bump_g * G * np.where(ph < 0.3, np.sin(np.pi * ph / 0.3), 0.0)
+        acc = (G + jolt)[:, None] * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+        return acc + np.random.default_rng(seed).normal(0.0, 0.03 * G, acc.shape)
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    def test_arm_swing_while_walking_looks_like_reps_but_has_a_gait(self, fs_hz: float) -> None:
+        reps = _run(self._walk(fs_hz), fs_hz=fs_hz)
+        assert len(reps) >= 5
+        assert all(r.gait > 0.8 for r in reps)
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    @pytest.mark.parametrize("period_s", [1.2, 2.5])
+    def test_rotating_reps_have_no_gait_even_when_fast(self, fs_hz: float, period_s: float) -> None:
+        # |low-passed a| of a fast rotation dips twice per cycle; |a| itself does not
+        reps = _run(_rotation_stream(fs_hz=fs_hz, cycles=6, period_s=period_s), fs_hz=fs_hz)
+        assert len(reps) == 6
+        assert all(r.gait < 0.2 for r in reps)
 
 
 class TestNotReps:

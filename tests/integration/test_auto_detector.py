@@ -1,0 +1,175 @@
+"""Detector "auto": one rep channel per movement.
+
+Vertical reps as with the default detector; orientation reps only in a bout of consecutive reps that
+no vertical series claims and that is not a walking arm swing.  Analytic motion (tests.motion) and
+the simulator only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imu_tempo.engine import AUTO_BOUT_MIN, Engine
+from imu_tempo.errors import ConfigError
+from imu_tempo.orient import OrientationRepDetector
+from imu_tempo.settings import Settings
+from imu_tempo.simulate import EXERCISES, simulate_session
+from imu_tempo.types import SampleBlock
+from tests.motion import rotating_session, vertical_session
+
+
+def run(t, a, w, fs, *, detector, block=None, **kw):
+    eng = Engine(Settings(detector=detector, **kw))
+    events = []
+    step = block or len(t)
+    for i in range(0, len(t), step):
+        events += eng.feed(SampleBlock(
+            t_s=t[i : i + step], accel=a[i : i + step], gyro=None if w is None else w[i : i + step], fs_hz=fs))
+    events += eng.finish()
+    return eng, [e.rep for e in events if e.kind == "rep"]
+
+
+def spans(reps):
+    return [(round(r.start_s, 9), round(r.end_s, 9)) for r in reps]
+
+
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+def test_rotating_reps_the_vertical_channel_misses_are_counted(fs):
+    t, a, truth = rotating_session(fs_hz=fs, reps=6)
+    _, vert = run(t, a, None, fs, detector="vertical")
+    eng, auto = run(t, a, None, fs, detector="auto")
+    assert len(vert) < len(truth)
+    assert len(auto) == len(truth)
+    for r, (s, e) in zip(auto, truth):
+        assert abs(r.start_s - s) < 0.35 and abs(r.end_s - e) < 0.35
+    assert eng.result()["settings"]["detector"] == "auto"
+
+
+def test_a_bouts_first_reps_wait_until_it_counts():
+    t, a, truth = rotating_session(fs_hz=50.0, reps=5)
+    _, auto = run(t, a, None, 50.0, detector="auto")
+    assert len(auto) == len(truth)
+    first = auto[:AUTO_BOUT_MIN]
+    assert all(r.detected_at_s == first[-1].detected_at_s for r in first)
+    assert first[-1].detected_at_s >= first[-1].end_s
+    for r in auto[AUTO_BOUT_MIN:]:
+        assert r.end_s <= r.detected_at_s <= r.end_s + 1.6  # the orientation hold plus settling
+
+
+def test_two_rotating_reps_are_not_a_bout():
+    t, a, _ = rotating_session(fs_hz=50.0, reps=AUTO_BOUT_MIN - 1)
+    _, orient = run(t, a, None, 50.0, detector="orientation")
+    _, auto = run(t, a, None, 50.0, detector="auto")
+    assert len(orient) == AUTO_BOUT_MIN - 1
+    assert auto == []
+
+
+@pytest.mark.parametrize("pattern", ["up_first", "down_first", "continuous"])
+@pytest.mark.parametrize("gyro", [False, True], ids=["accel", "gyro"])
+def test_lifts_are_the_vertical_channels_alone(pattern, gyro):
+    """The orientation channel also sees these lifts (their acceleration); auto keeps the vertical reps."""
+    t, a, w, truth = vertical_session(fs_hz=100.0, pattern=pattern, gyro=gyro,
+                                      eccentric_s=0.6 if pattern == "continuous" else 0.9)
+    _, vert = run(t, a, w, 100.0, detector="vertical")
+    _, auto = run(t, a, w, 100.0, detector="auto")
+    assert len(vert) == len(truth)
+    assert spans(auto) == spans(vert)
+    assert [r.detected_at_s for r in auto] == [r.detected_at_s for r in vert]
+
+
+@pytest.mark.parametrize("exercise", ["kettlebell_swing", "push_press", "jump_squat", "pull_up"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_simulated_sessions_walking_set_up_and_racking_add_no_reps(exercise, seed):
+    s = simulate_session(exercise=exercise, fs_hz=50.0, seed=seed)
+    measure = EXERCISES[exercise].measure
+    _, vert = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="vertical", measure=measure)
+    _, auto = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="auto", measure=measure)
+    _, both = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="both", measure=measure)
+    assert len(both) > len(vert)  # the orientation channel does see reps outside the sets here
+    assert spans(auto) == spans(vert)
+
+
+def test_a_vertical_set_whose_first_rep_swallowed_the_pick_up_still_claims_its_movement():
+    """Regression: the first vertical rep includes the pick-up (6.6 s, the next 2.7 s); the two still
+    make a series, so the small orientation reps inside the set must not form a bout."""
+    s = simulate_session(exercise="push_press", fs_hz=25.0, seed=3, fatigue=False, drop_rate=0.002)
+    _, vert = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="vertical")
+    _, auto = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="auto")
+    assert [(r.start_s, r.end_s, r.detected_at_s) for r in auto] == [(r.start_s, r.end_s, r.detected_at_s) for r in vert]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_walking_arm_swing_is_not_a_bout(seed):
+    s = simulate_session(exercise="pull_up", fs_hz=50.0, seed=seed)
+    walks = [act for act in s.activities if act.label == "walk"]
+    assert walks
+    for act in walks:
+        sel = (s.t_s >= act.start_s - 1.0) & (s.t_s < act.end_s)
+        t, a = s.t_s[sel] - s.t_s[sel][0], s.accel[sel]
+        det = OrientationRepDetector(fs_hz=50.0)
+        swings = det.feed(a) + det.finish()
+        _, auto = run(t, a, None, 50.0, detector="auto")
+        _, vert = run(t, a, None, 50.0, detector="vertical")
+        assert len(swings) >= AUTO_BOUT_MIN  # the arm swings look like reps to the orientation channel
+        assert spans(auto) == spans(vert)
+
+
+def _walk(fs_hz: float, seconds: float, *, stride_s: float = 1.1, swing_deg: float = 25.0, jolt_g: float = 0.3):
+    """A wrist swinging with the arm while walking: the steps jolt |a| twice per arm swing."""
+    t = np.arange(int(seconds * fs_hz)) / fs_hz
+    th = np.radians(swing_deg) * np.sin(2 * np.pi * t / stride_s)
+    ph = (t % (stride_s / 2)) / (stride_s / 2)
+    jolt = jolt_g * 9.80665 * np.where(ph < 0.3, np.sin(np.pi * ph / 0.3), 0.0)
+    acc = (9.80665 + jolt)[:, None] * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+    return acc + np.random.default_rng(5).normal(0.0, 0.3, acc.shape)
+
+
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+def test_walking_away_after_a_rotating_set_adds_no_reps(fs):
+    _, a0, truth = rotating_session(fs_hz=fs, reps=6, tail_s=1.0)
+    a = np.concatenate([a0, _walk(fs, 15.0)])
+    t = np.arange(a.shape[0]) / fs
+    _, orient = run(t, a, None, fs, detector="orientation")
+    _, auto = run(t, a, None, fs, detector="auto")
+    assert len(orient) > len(truth)  # arm swings are reps to the orientation channel
+    assert len(auto) == len(truth)
+
+
+def test_set_up_moves_longer_than_the_bouts_reps_are_left_out():
+    fs = 50.0
+    t0, a0, _ = rotating_session(fs_hz=fs, reps=1, period_s=7.0, angle_deg=120.0, lead_s=2.0, tail_s=0.0, seed=1)
+    t1, a1, truth = rotating_session(fs_hz=fs, reps=5, period_s=1.5, lead_s=0.5, seed=2)
+    a = np.concatenate([a0, a1])
+    t = np.arange(a.shape[0]) / fs
+    _, orient = run(t, a, None, fs, detector="orientation")
+    _, auto = run(t, a, None, fs, detector="auto")
+    assert len(orient) == len(truth) + 1
+    assert len(auto) == len(truth)
+    assert orient[0].start_s < 3.0 and auto[0].start_s > t0[-1] - 0.5  # the 7 s set-up swing is not a rep
+
+
+@settings(max_examples=10, deadline=None)
+@given(block=st.sampled_from([1, 7, 64, 1000]), seed=st.integers(0, 2))
+def test_auto_is_block_size_invariant(block, seed):
+    t, a, _ = rotating_session(fs_hz=50.0, reps=5, seed=seed)
+    one, _ = run(t, a, None, 50.0, detector="auto")
+    many, _ = run(t, a, None, 50.0, detector="auto", block=block)
+    assert json.dumps(one.result()) == json.dumps(many.result())
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_auto_is_block_size_invariant_on_a_simulated_session(block):
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=50.0, seed=3, gyro=False)
+    one, _ = run(s.t_s, s.accel, None, s.fs_hz, detector="auto")
+    many, _ = run(s.t_s, s.accel, None, s.fs_hz, detector="auto", block=block)
+    assert json.dumps(one.result()) == json.dumps(many.result())
+
+
+def test_unknown_detector_names_the_choices():
+    with pytest.raises(ConfigError, match="'auto'"):
+        Settings(detector="gyro")
