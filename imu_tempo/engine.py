@@ -172,7 +172,12 @@ class Engine:
             "schema": SCHEMA,
             "recording": recording,
             "sample_rate_hz": None if self.fs_hz is None else round(self.fs_hz, 6),
-            "settings": {**self.settings.to_json(), "detector_params": _params_json(self.params)},
+            "settings": {
+                **self.settings.to_json(),
+                # what "auto" chose for this stream ("vertical" with a gyroscope)
+                "detector_used": getattr(self, "detector", None),
+                "detector_params": _params_json(self.params),
+            },
             "samples": self.samples,
             "gaps": {
                 "count": len(self.gaps),
@@ -196,6 +201,10 @@ class Engine:
         taps, self.delay = smoothing_fir(fs_hz=fs, half_width_s=SMOOTH_HALF_WIDTH_S)
         self.smoother = StreamingFilter(fir=taps)
         self.uses_gyro = block.gyro is not None
+        # "auto": with a gyroscope the vertical channel follows any rotation and times every
+        # movement it can see; the orientation channel is for streams without one (a watch's
+        # accelerometer in machine and cable work), where it would otherwise find nothing.
+        self.detector = "vertical" if (s.detector == "auto" and self.uses_gyro) else s.detector
         self.vertical = VerticalAccel(fs_hz=fs, use_gyro=self.uses_gyro)
         a0 = np.asarray(block.accel[0], dtype=np.float64)
         g0 = float(np.sqrt(a0 @ a0))
@@ -212,7 +221,7 @@ class Engine:
         self._orient_gait: dict[int, float] = {}  # auto: queue seq -> OrientRep.gait
         self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
         self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
-        if self.settings.detector == "vertical":
+        if self.detector == "vertical":
             self.orient = None
             return
         s = self.settings
@@ -239,7 +248,7 @@ class Engine:
         for r in reps:
             start, end = self._orient_to_ring(r.start), self._orient_to_ring(r.end)
             key = max(int(self._orient_to_ring(r.done_at)), int(math.ceil(end)) + hold)
-            if self.settings.detector == "auto":
+            if self.detector == "auto":
                 self._orient_gait[self._qseq] = r.gait
             self._queue(key, start, end, None, None, None, "orientation")
 
@@ -412,7 +421,7 @@ class Engine:
         self._queue(key, start, end, conc_s if conc_s > 0 else None, c.conc.peak_v, c.conc.disp, channel)
 
     def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str) -> None:
-        if self.settings.detector == "orientation" and channel.startswith("vertical"):
+        if self.detector == "orientation" and channel.startswith("vertical"):
             return
         self._rep_queue.append((key, self._qseq, start, end, conc_s, peak_v, rom, channel))
         self._qseq += 1
@@ -431,15 +440,15 @@ class Engine:
             if channel == "orientation" and self._overlaps_vertical(start, end):
                 self._orient_gait.pop(item[1], None)
                 continue
-            if channel.startswith("vertical") and self.settings.detector == "auto" and self._orient_owns(start):
+            if channel.startswith("vertical") and self.detector == "auto" and self._orient_owns(start):
                 continue  # auto: inside a counted orientation bout the vertical channel sees only fragments
             if channel.startswith("vertical"):
                 self._vertical_spans.append((start, end))
                 if len(self._vertical_spans) > 64:
                     del self._vertical_spans[:32]
-                if self.settings.detector == "auto":
+                if self.detector == "auto":
                     self._auto_vertical()
-            elif self.settings.detector == "auto":
+            elif self.detector == "auto":
                 self._auto_orient(item)
                 continue
             self._release_held(before_key=key, next_item=item)

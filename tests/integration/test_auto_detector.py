@@ -173,3 +173,16 @@ def test_auto_is_block_size_invariant_on_a_simulated_session(block):
 def test_unknown_detector_names_the_choices():
     with pytest.raises(ConfigError, match="'auto'"):
         Settings(detector="gyro")
+
+
+@pytest.mark.parametrize("exercise", ["jump_squat", "pull_up"])
+def test_auto_with_a_gyroscope_is_the_vertical_channel(exercise):
+    """With a gyro the vertical channel follows any rotation: auto leaves it alone (same reps, same
+    times) and says so in the JSON; the orientation channel once took a jump-squat set over."""
+    s = simulate_session(exercise=exercise, fs_hz=50.0, seed=6)
+    auto, r_auto = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="auto")
+    vert, r_vert = run(s.t_s, s.accel, s.gyro, s.fs_hz, detector="vertical")
+    assert r_vert and spans(r_auto) == spans(r_vert)
+    assert auto.result()["settings"]["detector_used"] == "vertical"
+    eng_acc, _ = run(s.t_s, s.accel, None, s.fs_hz, detector="auto")
+    assert eng_acc.result()["settings"]["detector_used"] == "auto"
