@@ -399,16 +399,10 @@ class Engine:
         ring = self.ring
         first, last = c.lobes[0], c.lobes[-1]
         end_at, end_kind = c.end, c.end_kind
-        if end_kind != "rest":
-            # wiggles after the movement stopped (walking off after the last rep) are not part
-            # of it: the rep ends with its last lobe that moves
-            tiny = 0.25 * self.settings.min_rom_m  # as the assembler's fidgets
-            k = len(c.lobes) - 1
-            while k > 0 and abs(c.lobes[k].disp) < tiny and c.lobes[k] is not c.conc:
-                k -= 1
-            if k < len(c.lobes) - 1:
-                last = c.lobes[k]
-                end_at, end_kind = last.end, last.end_kind
+        k = self._moved_until(c)
+        if k < len(c.lobes) - 1:
+            last = c.lobes[k]
+            end_at, end_kind = last.end, last.end_kind
         start = self._refine(c.start, c.start_kind, first, onset=True, soft=True)
         end = self._refine(end_at, end_kind, last, onset=False, soft=True)
         conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
@@ -419,6 +413,37 @@ class Engine:
         # set's first, it may be a hike; one that ends at rest is released at once
         channel = "vertical" if c.end_kind == "rest" else "vertical-continuous"
         self._queue(key, start, end, conc_s if conc_s > 0 else None, c.conc.peak_v, c.conc.disp, channel)
+
+    def _moved_until(self, c: RepCandidate) -> int:
+        """Index of the rep's last lobe that belongs to the lift.
+
+        Steps after the weight came back (walking it to the rack after the last rep, before
+        the sensor comes to rest) are not part of the rep: once the rep is back at its start
+        level, two or more trailing lobes that each move less than a quarter of its excursion
+        (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
+        up after a landing) and stays, unless it moves only a few centimetres.
+        """
+        lobes = c.lobes
+        levels = [0.0]
+        for lb in lobes:
+            levels.append(levels[-1] + lb.disp)
+        excursion = max(levels) - min(levels)
+        small = min(0.25 * excursion, self.settings.min_rom_m)
+        tol = self.params.level_tol * excursion
+        k_conc = lobes.index(c.conc) if c.conc in lobes else 0
+        last = len(lobes) - 1
+        k = last
+        while k > k_conc and abs(lobes[k].disp) < small:
+            k -= 1  # lobes k+1.. are small; is the rep back at its level after lobe k?
+        for j in range(k, last - 1):  # at least two small lobes after: steps, not one last settle
+            if abs(levels[j + 1] - levels[0]) <= tol and lobes[j].end_kind != "rest":
+                return j
+        # and a turnaround after the lift: trailing wiggles of a few centimetres
+        tiny = 0.5 * self.settings.min_rom_m
+        k = last
+        while k > k_conc and abs(lobes[k].disp) < tiny:
+            k -= 1
+        return k if lobes[k].end_kind != "rest" else last
 
     def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str) -> None:
         if self.detector == "orientation" and channel.startswith("vertical"):
