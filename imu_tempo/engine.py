@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import StreamingFilter, smoothing_fir
+from .filters import NoiseFloor, StreamingFilter, smoothing_fir
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
     COL_M,
+    COL_Q,
     COL_V,
     COL_R,
     COL_T,
@@ -68,6 +69,7 @@ from .types import (
 )
 
 ORIENT_HOLD_S = 1.0  # orientation reps wait this long past their end for an overlapping vertical rep
+NOISE_QUIET_SIGMAS = 4.0  # a rest's range may reach this many of the sensor's noise sds (filters.NoiseFloor)
 PARTIAL_ROM = 0.4  # a rep rising less than this fraction of its set's (median) reps is not a rep
 ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 AUTO_BOUT_MIN = 3  # detector "auto": orientation reps count once this many form a bout
@@ -200,6 +202,7 @@ class Engine:
         self.ring = RingBuffer.for_duration(seconds=cap_s, fs_hz=fs, channels=N_COLS)
         taps, self.delay = smoothing_fir(fs_hz=fs, half_width_s=SMOOTH_HALF_WIDTH_S)
         self.smoother = StreamingFilter(fir=taps)
+        self.noise = NoiseFloor(fs_hz=fs)
         self.uses_gyro = block.gyro is not None
         # "auto": with a gyroscope the vertical channel follows any rotation and times every
         # movement it can see; the orientation channel is for streams without one (a watch's
@@ -315,6 +318,8 @@ class Engine:
         rows[:, COL_M] = m[:, 0]
         rows[:, COL_R] = m[:, 1]
         rows[:, COL_GAP] = gap
+        floor = self.noise(m[:, 0])
+        rows[:, COL_Q] = np.fmax(self.params.quiet_range_mps2, NOISE_QUIET_SIGMAS * floor)
         self.ring.write(rows)
         self._last_t = float(t[-1])
         y = self.smoother(m[:, 0])

@@ -90,3 +90,55 @@ def smoothing_fir(*, fs_hz: float, half_width_s: float) -> tuple[np.ndarray, int
     taps = np.hanning(2 * half + 3)[1:-1]
     taps /= taps.sum()
     return taps, half
+
+
+class NoiseFloor:
+    """The sensor's noise level, learned from the signal: the quietest cell of the recent past.
+
+    The signal is cut into cells of ``cell_s`` on a fixed grid of absolute sample indices.
+    A cell's noise is the robust standard deviation of its sample-to-sample differences
+    (``median |diff| / 0.954``: white noise of sd ``s`` has differences of sd ``s * sqrt 2``),
+    which movement inflates and rest does not; the floor is a low percentile (the 10th)
+    of the last ``memory_s`` of cells, so a long continuous set does not raise it.  Calling it with a
+    block returns, for each sample, the floor known when that sample's cell began, so any
+    split of the stream into blocks gives the same values.
+
+    Parameters
+    ----------
+    fs_hz : float
+        Sample rate.
+    cell_s, memory_s : float
+        Cell length and how far back the floor looks (seconds).
+    """
+
+    def __init__(self, *, fs_hz: float, cell_s: float = 0.5, memory_s: float = 120.0) -> None:
+        self.K = max(4, int(round(cell_s * fs_hz)))
+        self.cells: list[float] = []
+        self.memory = max(1, int(round(memory_s / cell_s)))
+        self.pos = 0  # absolute index of the next sample
+        self.prev: float | None = None  # the last sample (for the difference across blocks)
+        self.part: list[np.ndarray] = []  # the open cell's differences so far
+        self.floor = float("nan")  # nan until a first cell completes
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        out = np.empty(n)
+        if n == 0:
+            return out
+        d = np.abs(np.diff(x, prepend=x[0] if self.prev is None else self.prev))
+        k = 0
+        while k < n:
+            room = self.K - (self.pos % self.K)
+            take = min(room, n - k)
+            out[k : k + take] = self.floor
+            self.part.append(d[k : k + take])
+            self.pos += take
+            k += take
+            if self.pos % self.K == 0:
+                cell = np.concatenate(self.part)
+                self.part = []
+                self.cells.append(float(np.median(cell)) / 0.954)
+                del self.cells[: -self.memory]
+                self.floor = float(np.percentile(self.cells, 10))
+        self.prev = float(x[-1])
+        return out

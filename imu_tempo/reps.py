@@ -49,8 +49,8 @@ STANDARD_GRAVITY = 9.80665
 BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
 
 # Ring columns shared with the engine.
-COL_T, COL_M, COL_X, COL_GAP, COL_V, COL_C, COL_U, COL_R = range(8)
-N_COLS = 8  # COL_R: rotation rate magnitude (rad/s; 0 without a gyro)
+COL_T, COL_M, COL_X, COL_GAP, COL_V, COL_C, COL_U, COL_R, COL_Q = range(9)
+N_COLS = 9  # COL_R: rotation rate (rad/s; 0 without a gyro); COL_Q: quiet range for the sample (m/s^2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +217,9 @@ class LobeScanner:
         if cand.size:
             win = np.lib.stride_tricks.sliding_window_view(x, window)  # win[j] = x[j : j + window]
             rows = win[rel[cand] - window + 1]
-            q[cand] = (rows.max(axis=1) - rows.min(axis=1)) < self.p.quiet_range_mps2
+            # the quiet range grows with the sensor's own noise (COL_Q; see filters.NoiseFloor)
+            thr = self.ring.get(start, start + n_out, COL_Q)[cand]
+            q[cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr
         return q
 
     def _scan_rest(self, stop: int) -> None:

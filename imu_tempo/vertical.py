@@ -25,7 +25,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d  # noqa: F401
 
+from .filters import NoiseFloor
+
 STANDARD_GRAVITY = 9.80665
+NOISE_SIGMAS = 4.0  # a static window's magnitude range may be this many noise sds (filters.NoiseFloor)
 
 
 class VerticalAccel:
@@ -73,9 +76,11 @@ class VerticalAccel:
         self.level_range = level_range_mps2
         self.level_rate = level_rate_radps
         self.level_gain = level_gain
+        self.fs_hz = fs_hz
         self.reset()
 
     def reset(self) -> None:
+        self.noise = NoiseFloor(fs_hz=self.fs_hz)
         self.h_mag = np.zeros(0)
         self.h_rate = np.zeros((0, 3))
         self.h_f = np.zeros((0, 3))
@@ -99,6 +104,8 @@ class VerticalAccel:
             raise ValueError("this stream started with a gyroscope; every block must carry gyro data")
         n = f.shape[0]
         W = self.W
+        # a noisy sensor's magnitude is never as steady as a quiet one's: ranges scale with it
+        noise = self.noise(mag)
         hm = np.concatenate((self.h_mag, mag))
         hw = np.concatenate((self.h_rate, w))
         hf = np.concatenate((self.h_f, f))
@@ -119,7 +126,8 @@ class VerticalAccel:
         if cand.size:
             win = np.lib.stride_tricks.sliding_window_view(hm, W)  # win[j] covers hm[j : j + W]
             rows = win[idx[cand] - W + 1]
-            static[cand] = (rows.max(axis=1) - rows.min(axis=1)) < self.range_thr
+            thr = np.fmax(self.range_thr, NOISE_SIGMAS * noise[cand])
+            static[cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr
         out = np.empty(n)
         # walk the block run by run (a handful of runs per second)
         edges = np.flatnonzero(np.diff(static.astype(np.int8))) + 1
@@ -152,7 +160,7 @@ class VerticalAccel:
                 qs[0] = _qmul(self.q[None, :], qs[:1])[0]
                 Q = _prefix_product(qs)
                 self.q = Q[-1] / np.linalg.norm(Q[-1])
-                anchors = self._level(Q, f[a:b], mag[a:b], rate[k + a : k + b], start=self.samples + a)
+                anchors = self._level(Q, f[a:b], mag[a:b], rate[k + a : k + b], noise[a:b], start=self.samples + a)
                 u = _rotate_inverse_each(Q, anchors)
                 out[a:b] = np.einsum("ij,ij->i", f[a:b], u)
         self.samples += n
@@ -163,7 +171,9 @@ class VerticalAccel:
         return out
 
 
-    def _level(self, Q: np.ndarray, f: np.ndarray, mag: np.ndarray, rate: np.ndarray, *, start: int) -> np.ndarray:
+    def _level(
+        self, Q: np.ndarray, f: np.ndarray, mag: np.ndarray, rate: np.ndarray, noise: np.ndarray, *, start: int
+    ) -> np.ndarray:
         """Gravity's direction in the anchor frame for each sample of a moving run, kept level.
 
         Integrating the gyro carries gravity's direction through rotation, but its errors
@@ -200,7 +210,7 @@ class VerticalAccel:
         still = (
             complete
             & (cnt == K)
-            & (hi_mag - lo_mag < self.level_range)
+            & (hi_mag - lo_mag < np.fmax(self.level_range, 2.0 * NOISE_SIGMAS * noise[heads]))
             & (np.abs(s_mag / cnt - STANDARD_GRAVITY) < self.level_thr)
             & (hi_rate < self.level_rate)
         )

@@ -280,3 +280,15 @@ def test_a_set_up_move_and_a_short_pause_do_not_shift_the_reps(pattern):
     assert len(reps) == len(truth)
     for r, (s, e, _) in zip(reps, truth):
         assert abs(r.start_s - s) < 0.03 and abs(r.end_s - e) < 0.03, (r.start_s, r.end_s, s, e)
+
+
+@pytest.mark.parametrize("pattern", ["up_first", "down_first"])
+@pytest.mark.parametrize("gyro", [False, True], ids=["accel", "gyro"])
+def test_a_noisy_sensor_still_rests_between_reps(pattern, gyro):
+    """0.4 m/s^2 of white noise per axis (a cheap IMU at full bandwidth): the quiet test learns it."""
+    t, a, w, truth = vertical_session(fs_hz=100.0, reps=6, pattern=pattern, noise=0.4, gyro=gyro, seed=2)
+    _, events = run(t, a, w, 100.0, settings_=Settings(threshold_s=3.0))
+    reps = reps_of(events)
+    assert len(reps) == len(truth)
+    for r, (s, e, _) in zip(reps, truth):
+        assert abs(r.start_s - s) < 0.05 and abs(r.end_s - e) < 0.05, (r.start_s, r.end_s, s, e)

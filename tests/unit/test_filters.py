@@ -63,3 +63,27 @@ class TestSmoothingFir:
         y = StreamingFilter(fir=taps)(x)
         # after the start-up, y[k] is the ramp value at k - delay
         np.testing.assert_allclose(y[20:], x[20 - delay : 100 - delay])
+
+
+class TestNoiseFloor:
+    def test_learns_the_noise_of_rest_and_ignores_movement(self):
+        from imu_tempo.filters import NoiseFloor
+
+        fs = 100.0
+        rng = np.random.default_rng(3)
+        t = np.arange(int(60 * fs)) / fs
+        x = 9.81 + rng.normal(0.0, 0.3, t.size)
+        x[int(20 * fs):] += 8.0 * np.sin(2 * np.pi * 1.0 * t[int(20 * fs):])  # 40 s of swings after 20 s of rest
+        floor = NoiseFloor(fs_hz=fs)(x)
+        assert np.isnan(floor[0])  # nothing known before the first cell ends
+        assert 0.2 < floor[-1] < 0.35  # still the rest's noise after 40 s of movement
+
+    @pytest.mark.parametrize("block", [1, 7, 64, 1000])
+    def test_any_block_size_gives_the_same_floor(self, block):
+        from imu_tempo.filters import NoiseFloor
+
+        x = np.random.default_rng(1).normal(9.81, 0.1, 3000)
+        one = NoiseFloor(fs_hz=50.0)(x)
+        nf = NoiseFloor(fs_hz=50.0)
+        many = np.concatenate([nf(x[i : i + block]) for i in range(0, x.size, block)])
+        np.testing.assert_array_equal(one, many)
