@@ -49,10 +49,10 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calibration", metavar="PROFILE.toml", help="apply a profile saved by `imu-tempo calibrate --save`")
     g.add_argument(
         "--detector", choices=["vertical", "orientation", "both", "auto"], default="auto",
-        help="rep channel: auto (default; per bout the vertical reps, or a run of 3+ orientation reps "
-        "where the vertical channel has no consistent series; walking is no rep), vertical (lifts only: "
-        "presses, squats, swings, pull-ups), orientation (rotating movements only: curls, raises, cable "
-        "work), or both",
+        help="rep channel: auto (default: with a gyroscope the vertical channel; without one, per bout the "
+        "vertical reps or a run of 3+ orientation reps where the vertical channel has no consistent series, "
+        "walking is no rep), vertical (lifts only: presses, squats, swings, pull-ups), orientation (rotating "
+        "movements only: curls, raises, cable work), or both",
     )
     u = p.add_argument_group("units")
     u.add_argument("--accel-unit", choices=["m/s^2", "g", "mg"], default=None, help="unit of ax,ay,az (default m/s^2)")
@@ -76,7 +76,7 @@ def settings_from_args(args: argparse.Namespace):
             measure=args.measure or "rep",
             confirm=args.confirm,
             set_rest_s=args.set_rest_s,
-            detector=getattr(args, "detector", "vertical"),
+            detector=getattr(args, "detector", None) or Settings().detector,
         ).replace(**changes)
     except TypeError as exc:  # pragma: no cover - defensive
         raise ConfigError(str(exc)) from None
