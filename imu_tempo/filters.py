@@ -12,6 +12,9 @@ back, so rep boundaries are not shifted by filter phase.
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
+
 import numpy as np
 from scipy import signal
 
@@ -113,8 +116,9 @@ class NoiseFloor:
 
     def __init__(self, *, fs_hz: float, cell_s: float = 0.5, memory_s: float = 120.0) -> None:
         self.K = max(4, int(round(cell_s * fs_hz)))
-        self.cells: list[float] = []
         self.memory = max(1, int(round(memory_s / cell_s)))
+        self.cells: deque[float] = deque()  # recent cells' noise, oldest first
+        self.ranked: list[float] = []  # the same, sorted
         self.pos = 0  # absolute index of the next sample
         self.prev: float | None = None  # the last sample (for the difference across blocks)
         self.part: list[np.ndarray] = []  # the open cell's differences so far
@@ -125,20 +129,38 @@ class NoiseFloor:
         out = np.empty(n)
         if n == 0:
             return out
+        K = self.K
         d = np.abs(np.diff(x, prepend=x[0] if self.prev is None else self.prev))
-        k = 0
-        while k < n:
-            room = self.K - (self.pos % self.K)
-            take = min(room, n - k)
-            out[k : k + take] = self.floor
-            self.part.append(d[k : k + take])
-            self.pos += take
-            k += take
-            if self.pos % self.K == 0:
-                cell = np.concatenate(self.part)
-                self.part = []
-                self.cells.append(float(np.median(cell)) / 0.954)
-                del self.cells[: -self.memory]
-                self.floor = float(np.percentile(self.cells, 10))
         self.prev = float(x[-1])
+        k = 0
+        if self.pos % K:  # finish the open cell
+            k = min(K - self.pos % K, n)
+            out[:k] = self.floor
+            self.part.append(d[:k])
+            self.pos += k
+            if self.pos % K:
+                return out
+            self._add(float(np.median(np.concatenate(self.part))))
+            self.part = []
+        m = (n - k) // K  # whole cells: one median call for all of them
+        if m:
+            meds = np.median(d[k : k + m * K].reshape(m, K), axis=1)
+            for j in range(m):
+                out[k + j * K : k + (j + 1) * K] = self.floor
+                self._add(float(meds[j]))
+            k += m * K
+            self.pos += m * K
+        if k < n:  # open the next cell
+            out[k:] = self.floor
+            self.part = [d[k:]]
+            self.pos += n - k
         return out
+
+    def _add(self, median_abs_diff: float) -> None:
+        v = median_abs_diff / 0.954
+        self.cells.append(v)
+        bisect.insort(self.ranked, v)
+        if len(self.cells) > self.memory:
+            old = self.cells.popleft()
+            del self.ranked[bisect.bisect_left(self.ranked, old)]
+        self.floor = self.ranked[int(0.1 * (len(self.ranked) - 1))]  # 10th percentile (nearest rank below)
