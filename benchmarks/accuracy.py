@@ -1,6 +1,7 @@
 """Accuracy on a grid of SIMULATED sets (imu_tempo.simulate; truth known exactly).
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
+                                  [--seeds A-B] [--rates 10,400]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -62,9 +63,9 @@ def one(args: tuple) -> dict:
     }
 
 
-def grid(quick: bool, noise: dict | None = None) -> list[tuple]:
-    rates = (50.0, 100.0) if quick else (25.0, 50.0, 100.0, 200.0)
-    seeds = range(1) if quick else range(4)
+def grid(quick: bool, noise: dict | None = None, seeds=None, rates=None) -> list[tuple]:
+    rates = rates or ((50.0, 100.0) if quick else (25.0, 50.0, 100.0, 200.0))
+    seeds = seeds if seeds is not None else (range(1) if quick else range(4))
     out = []
     for k, (ex, fs, fat, seed) in enumerate(itertools.product(EXERCISES, rates, (True, False), seeds)):
         out.append((ex, fs, fat, seed, 0.002 if k % 4 == 3 else 0.0, noise or {}))
@@ -91,10 +92,10 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def run(quick: bool = False, jobs: int = 2, noise: dict | None = None) -> dict:
+def run(quick: bool = False, jobs: int = 2, noise: dict | None = None, seeds=None, rates=None) -> dict:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as ex:
-        rows = list(ex.map(one, grid(quick, noise)))
+        rows = list(ex.map(one, grid(quick, noise, seeds, rates)))
     res = {"overall": summarize(rows)}
     for ex_name in EXERCISES:
         res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
@@ -112,13 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--noise", type=float)
     ap.add_argument("--gyro-noise", type=float)
+    ap.add_argument("--seeds", help="seed range A-B (inclusive) instead of 0-3, e.g. 10-13 for held-out sets")
+    ap.add_argument("--rates", help="comma-separated rates in Hz instead of 25,50,100,200 (10-400)")
     extra, rest = ap.parse_known_args(argv)
+    seeds = rates = None
+    if extra.seeds:
+        a, _, b = extra.seeds.partition("-")
+        seeds = range(int(a), int(b or a) + 1)
+    if extra.rates:
+        rates = tuple(float(r) for r in extra.rates.split(","))
     noise = {}
     if extra.noise is not None:
         noise["noise_mps2"] = extra.noise
     if extra.gyro_noise is not None:
         noise["gyro_noise_rad_s"] = extra.gyro_noise
-    return json_main(lambda quick: run(quick, noise=noise), __doc__, rest)
+    return json_main(lambda quick: run(quick, noise=noise, seeds=seeds, rates=rates), __doc__, rest)
 
 
 if __name__ == "__main__":
