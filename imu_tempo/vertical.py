@@ -321,18 +321,3 @@ def _rotate_rows(w, rx, ry, rz, v: np.ndarray) -> np.ndarray:
     out[:, 2] = vz + w * tz + (rx * ty - ry * tx)
     return out
 
-
-def _rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate the fixed vector ``v`` by the inverse of each unit quaternion in ``q``."""
-    w = q[:, 0]
-    rx, ry, rz = -q[:, 1], -q[:, 2], -q[:, 3]
-    vx, vy, vz = float(v[0]), float(v[1]), float(v[2])
-    # t = 2 r x v ; out = v + w t + r x t
-    tx = 2.0 * (ry * vz - rz * vy)
-    ty = 2.0 * (rz * vx - rx * vz)
-    tz = 2.0 * (rx * vy - ry * vx)
-    out = np.empty((q.shape[0], 3))
-    out[:, 0] = vx + w * tx + (ry * tz - rz * ty)
-    out[:, 1] = vy + w * ty + (rz * tx - rx * tz)
-    out[:, 2] = vz + w * tz + (rx * ty - ry * tx)
-    return out
