@@ -45,6 +45,11 @@ import numpy as np
 from .ring import RingBuffer
 
 STANDARD_GRAVITY = 9.80665
+# An up-first rep may end this far (a fraction of its excursion) *below* its start: the down
+# phase is integrated from a rest at the top, so a slow top (a grinding pull-up, where the
+# velocity is small and its errors large) loses height on the way up but not on the way down.
+# Ending above the start stays strict (level_tol): that is a move onto a rack or a box.
+UNDERSHOOT = 0.45
 
 BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
 
@@ -255,7 +260,9 @@ class LobeScanner:
         if anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
             # the last seconds of the rest: the orientation the movement starts from
             lo = max(self.rest_start, anchor + 1 - self.Wg, self.ring.first)
-            self.g = float(np.mean(self.ring.get(lo, anchor + 1, COL_X)))
+            seg = self.ring.get(lo, anchor + 1, COL_X)
+            if _steady(seg, float(self.ring.get(anchor, anchor + 1, COL_Q)[0])):
+                self.g = float(np.mean(seg))
         self.mode = "move"
         self._bout = []
         self._bout_start = float(anchor)
@@ -647,10 +654,10 @@ class RepAssembler:
                 # a rest followed by upward movement is a bottom position, like a bottom turnaround
                 kind = "up" if lobes[b].sign > 0 else "down"
             # Back at the start level, within tol.  An up-first rep starts at the bottom, so
-            # ending a little *below* it can only be drift (and the mirror for down-first):
-            # twice the tolerance on that side.
+            # ending *below* it can only be drift (and the mirror for down-first): UNDERSHOOT
+            # of the excursion on that side.
             diff = (end_level - levels[b]) * lobes[b].sign
-            if -2.0 * tol <= diff <= tol:
+            if -UNDERSHOOT * excursion <= diff <= tol:
                 starts.append((b, kind))
         if not starts:
             if not force or (end_kind != "rest" and held_in) or abs(end_level - levels[0]) > 0.5 * excursion:
@@ -675,6 +682,21 @@ class RepAssembler:
             lobes=tuple(lobes[b:]),
             done_at=done_at,
         )
+
+
+def _steady(seg: np.ndarray, quiet_mps2: float) -> bool:
+    """Whether a rest's samples can re-measure gravity: flat, not a slow turnaround.
+
+    A slow turnaround (the top of a grinding pull-up) passes the short quiet
+    window, but across it the acceleration runs from below gravity to above it:
+    its mean is not gravity.  Its range over the whole span, or the step between
+    the means of its halves, gives it away; a real rest's noise does neither.
+    """
+    if seg.shape[0] < 4:
+        return False
+    half = seg.shape[0] // 2
+    step = abs(float(np.mean(seg[:half])) - float(np.mean(seg[half:])))
+    return float(np.ptp(seg)) < 2.0 * quiet_mps2 and step < 0.5 * quiet_mps2
 
 
 # ---------------------------------------------------------------------------------------------

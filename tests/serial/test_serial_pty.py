@@ -127,8 +127,13 @@ class TestUnplug:
         assert r.stats.reconnects == 1
         # Everything received before the cable was pulled is kept, exactly and without holes (bytes
         # still in flight in the pty when it vanished are lost, as on a real USB unplug).
-        n_before = int(np.count_nonzero(r.t_s < 2.0 - 1e-9))
-        assert n_before > 0.5 * np.count_nonzero(s.t_s < 2.0)
+        # (Those are the blocks before the first one that reports the outage as dropped samples;
+        # counting samples stamped before 2.0 s would not do on a loaded machine, where much can
+        # be in flight, and a rebooted device's bridged clock resumes before 2.0 s.)
+        k_gap = next(k for k, b in enumerate(r.blocks) if b.dropped)
+        n_before = sum(len(b.t_s) for b in r.blocks[:k_gap])
+        assert n_before > 0.25 * np.count_nonzero(s.t_s < 2.0)
+        assert np.all(r.t_s[:n_before] < 2.0)
         np.testing.assert_allclose(r.t_s[:n_before], s.t_s[:n_before], atol=1e-9)
         np.testing.assert_allclose(r.accel[:n_before], s.accel[:n_before], atol=1e-4 if fmt == "text" else 0.005)
         # Time only moves forward, and the outage is a gap of about the right length.
