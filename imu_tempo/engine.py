@@ -41,6 +41,7 @@ from .reps import (
     COL_Q,
     COL_V,
     COL_R,
+    COL_UP,
     COL_T,
     COL_X,
     N_COLS,
@@ -150,7 +151,7 @@ class Engine:
             raise SourceError("the stream started with gyroscope data and this block has none")
         m = self.vertical(a, g if self.uses_gyro else None)
         rate = np.sqrt(np.einsum("ij,ij->i", g, g)) if self.uses_gyro else np.zeros(n)
-        self._ingest(t, np.column_stack((m, rate)), a, dropped=block.dropped)
+        self._ingest(t, np.column_stack((m, rate, self.vertical.up)), a, dropped=block.dropped)
         self.samples += n
         return self._drain()
 
@@ -291,7 +292,8 @@ class Engine:
             if missing * P <= MAX_FILL_S:
                 if self.orient is not None:
                     self._orient_fills.append((self._orient_fed, missing))
-                m_prev = np.array([self.ring.latest(1, COL_M)[0], self.ring.latest(1, COL_R)[0]])
+                last = self.ring.latest(1)[0]
+                m_prev = np.concatenate(([last[COL_M], last[COL_R]], last[COL_UP]))
                 frac = np.arange(1, missing + 1) / (missing + 1)
                 self._append(
                     t_prev + frac * (t[k] - t_prev),
@@ -317,6 +319,7 @@ class Engine:
         rows[:, COL_T] = t
         rows[:, COL_M] = m[:, 0]
         rows[:, COL_R] = m[:, 1]
+        rows[:, COL_UP] = m[:, 2:5]
         rows[:, COL_GAP] = gap
         floor = self.noise(m[:, 0])
         rows[:, COL_Q] = np.fmax(self.params.quiet_range_mps2, NOISE_QUIET_SIGMAS * floor)
@@ -675,6 +678,8 @@ class Engine:
         if hi - lo < 4:
             return idx
         x = ring.get(lo, hi, COL_X)
+        if any(lobe.bias):
+            x = x - ring.get(lo, hi, COL_UP) @ np.asarray(lobe.bias)  # as the lobe was integrated
         sign = lobe.sign if onset else -lobe.sign
         r = refine_rest_boundary(x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset)
         # never move a boundary past the lobe's own extent

@@ -11,8 +11,10 @@ any split of the stream into blocks gives the same reps:
     rest (zero-velocity update) or a turnaround (velocity zero crossing).  It
     cuts the stream into *lobes*: runs of upward or downward movement, each
     with its start and end (a rest or a turnaround), peak velocity and
-    displacement.  Gravity ``g`` is re-measured at every rest, which removes
-    the sensor's bias as seen in the current orientation.  A bout that comes to
+    displacement.  Gravity ``g`` is re-measured at every steady rest, which removes
+    the sensor's bias as seen in the current orientation; the bias vector itself
+    is learnt from the velocity each bout shows at its closing rest, so the
+    change of its projection as the sensor turns is taken off too.  A bout that comes to
     rest has its drift removed (zero-velocity update); a bout without rests
     (continuous swings) has it measured over each full up+down cycle, whose
     true mean velocity is zero, and taken off as a line fitted through the last
@@ -45,6 +47,14 @@ import numpy as np
 from .ring import RingBuffer
 
 STANDARD_GRAVITY = 9.80665
+
+# Learning the accelerometer's bias from the zero-velocity updates (LobeScanner._learn_bias).
+BIAS_PRIOR_MPS2 = 0.2  # typical MEMS bias per axis: what the estimate shrinks toward zero with
+ZUPT_NOISE_MPS = 0.3  # velocity error a bout picks up from everything but the bias (drift, tilt)
+BIAS_MAX_MPS2 = 1.0  # a larger estimate is not believed (clipped)
+BIAS_HALF_LIFE_S = 600.0  # old bouts count half after this long (a bias drifts with temperature)
+BIAS_MAX_BOUT_S = 8.0  # longer bouts (walking, a long set-up) break the model: not used
+BIAS_MIN_TURN_S = 0.05  # |r| below this (the sensor hardly turned) says nothing about the bias
 # An up-first rep may end this far (a fraction of its excursion) *below* its start: the down
 # phase is integrated from a rest at the top, so a slow top (a grinding pull-up, where the
 # velocity is small and its errors large) loses height on the way up but not on the way down.
@@ -55,7 +65,8 @@ BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->u
 
 # Ring columns shared with the engine.
 COL_T, COL_M, COL_X, COL_GAP, COL_V, COL_C, COL_U, COL_R, COL_Q = range(9)
-N_COLS = 9  # COL_R: rotation rate (rad/s; 0 without a gyro); COL_Q: quiet range for the sample (m/s^2)
+COL_UP = slice(9, 12)  # the unit vector (sensor frame) COL_M is the component along (VerticalAccel.up)
+N_COLS = 12  # COL_R: rotation rate (rad/s; 0 without a gyro); COL_Q: quiet range for the sample (m/s^2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,7 @@ class Lobe:
     peak_v: float = 0.0  # peak |velocity| in m/s
     disp: float = 0.0  # signed displacement in m
     g: float = 9.80665  # gravity estimate used while integrating
+    bias: tuple[float, float, float] = (0.0, 0.0, 0.0)  # accelerometer bias taken off (LobeScanner.bias)
     done_at: int = -1  # absolute index at which the lobe's end became known
 
 
@@ -127,6 +139,13 @@ class LobeScanner:
         self._cyc_pts: list[tuple[float, float]] = []  # (index, drift) points of this bout
         self._u_scan: np.ndarray | None = None
         self._u_base = 0
+        # accelerometer bias (sensor frame, m/s^2), learnt from the bouts between rests
+        self.bias = np.zeros(3)
+        self._bias_A = np.zeros((3, 3))  # normal equations of the bias fit
+        self._bias_y = np.zeros(3)
+        self._bias_at = 0  # sample index of the last update (ages the normal equations)
+        self._g_up: np.ndarray | None = None  # direction (sensor frame) where g was last measured
+        self._g_fresh = False  # g was measured at the rest this bout started from
 
     # -- public --------------------------------------------------------------------
     def reset(self, at: int) -> None:
@@ -227,9 +246,16 @@ class LobeScanner:
             q[cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr
         return q
 
+    def _xc(self, lo: int, hi: int) -> np.ndarray:
+        """``x`` for [lo, hi) with the learnt accelerometer bias taken off (``x - bias . up``)."""
+        x = self.ring.get(lo, hi, COL_X)
+        if self.bias.any():
+            x = x - self.ring.get(lo, hi, COL_UP) @ self.bias
+        return x
+
     def _scan_rest(self, stop: int) -> None:
         i = self.pos
-        xi = self.ring.get(i, stop, COL_X)
+        xi = self._xc(i, stop)
         q, _ = self._quiet_cached(i, stop)
         # C: running sum of x since the rest began (continued sequentially: chunk invariant)
         c = np.cumsum(np.concatenate(([self.c_prev], xi)))[1:]
@@ -260,9 +286,14 @@ class LobeScanner:
         if anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
             # the last seconds of the rest: the orientation the movement starts from
             lo = max(self.rest_start, anchor + 1 - self.Wg, self.ring.first)
-            seg = self.ring.get(lo, anchor + 1, COL_X)
-            if _steady(seg, float(self.ring.get(anchor, anchor + 1, COL_Q)[0])):
+            seg = self._xc(lo, anchor + 1)
+            self._g_fresh = _steady(seg, float(self.ring.get(anchor, anchor + 1, COL_Q)[0]))
+            if self._g_fresh:
                 self.g = float(np.mean(seg))
+                up = self.ring.get(lo, anchor + 1, COL_UP).mean(axis=0)
+                self._g_up = up / max(float(np.linalg.norm(up)), 1e-9)
+        else:
+            self._g_fresh = False
         self.mode = "move"
         self._bout = []
         self._bout_start = float(anchor)
@@ -270,7 +301,7 @@ class LobeScanner:
         self._line = (0.0, 0.0, float(anchor))
         self._line_next = None
         self._cyc_pts = [(float(anchor), 0.0)]  # at rest the drift is zero
-        self.cur = Lobe(sign=0, start=float(anchor), start_kind="rest", g=self.g)
+        self.cur = Lobe(sign=0, start=float(anchor), start_kind="rest", g=self.g, bias=self._bias_t())
         self.pending = None
         self.v_prev = 0.0
         self.move_from = j
@@ -278,7 +309,7 @@ class LobeScanner:
 
     def _scan_move(self, stop: int, done: list[Lobe]) -> None:
         i = self.pos
-        xi = self.ring.get(i, stop, COL_X)
+        xi = self._xc(i, stop)
         u = np.cumsum(np.concatenate(([self.u_prev], (xi - self.g) * self.dt)))[1:]
         v = u - self._drift(i, u)
         self._u_scan, self._u_base = u, i
@@ -313,7 +344,7 @@ class LobeScanner:
             vb = self.v_prev if j == 0 else float(v[j - 1])
             frac = vb / (vb - float(v[j])) if vb != v[j] else 0.0
             self._consume(v, i, i, i + j)  # up to (not incl.) the crossing sample, into cur
-            self.pending = Lobe(sign=-s, start=(i + j - 1) + frac, start_kind="up" if s < 0 else "down", g=self.g)
+            self.pending = Lobe(sign=-s, start=(i + j - 1) + frac, start_kind="up" if s < 0 else "down", g=self.g, bias=self._bias_t())
             return self._consume(v, i, i + j, i + j + 1)
         est = -s * v >= self.p.v_establish_mps
         back = s * v > 0
@@ -341,6 +372,47 @@ class LobeScanner:
         self._consume(v, i, i, i + j + 1)
         self._cycle_update(cur)
         return None
+
+    def _bias_t(self) -> tuple[float, float, float]:
+        return (float(self.bias[0]), float(self.bias[1]), float(self.bias[2]))
+
+    def _learn_bias(self, last: int) -> None:
+        """Learn the accelerometer's bias from the bout that just came to rest at ``last``.
+
+        An accelerometer bias ``b`` (sensor frame) adds ``b . up`` to ``x``.  At the
+        rest the bout started from, that was folded into ``g``; as the sensor turns
+        during the bout it changes by ``b . (up - up0)``, a slowly varying error the
+        drift line cannot follow (0.1-0.3 m/s^2 for a limb that turns 90 degrees: the
+        size of a slow rep's deceleration).  The velocity shown at the rest is truly
+        zero, so it measures ``(b - bias) . r`` with ``r = integral of (up - up0) dt``:
+        one linear equation in ``b`` per bout.  The bouts' equations are pooled (least
+        squares, shrunk toward zero by the prior, older ones fading) and the estimate is
+        taken off ``x`` from here on.  Only bouts whose start re-measured gravity, that
+        are short and that turned the sensor enough say anything; and the update comes
+        at the rest, in data order, so any block split gives the same estimate.
+        """
+        b0 = int(self._bout_start)
+        g_up = self._g_up
+        if not self._g_fresh or g_up is None or b0 < self.ring.first or last <= b0:
+            return
+        if (last - b0) * self.dt > BIAS_MAX_BOUT_S:
+            return
+        drift = self.u_prev  # raw integral of (x - bias . up - g) since b0: truly zero here
+        r = (self.ring.get(b0 + 1, last + 1, COL_UP) - g_up).sum(axis=0) * self.dt
+        if float(np.linalg.norm(r)) < BIAS_MIN_TURN_S or abs(drift) > 1.0:
+            return
+        fade = 0.5 ** ((last - self._bias_at) * self.dt / BIAS_HALF_LIFE_S)
+        self._bias_at = last
+        self._bias_A = fade * self._bias_A + np.outer(r, r)
+        self._bias_y = fade * self._bias_y + r * (float(self.bias @ r) + drift)
+        lam = (ZUPT_NOISE_MPS / BIAS_PRIOR_MPS2) ** 2
+        new = np.linalg.solve(self._bias_A + lam * np.eye(3), self._bias_y)
+        size = float(np.linalg.norm(new))
+        if size > BIAS_MAX_MPS2:
+            new *= BIAS_MAX_MPS2 / size
+        # g was measured with the old estimate: restate it with the new one
+        self.g += float((self.bias - new) @ g_up)
+        self.bias = new
 
     def _zupt(self, rest_start: int) -> None:
         """Zero-velocity update over the bout that just came to rest.
@@ -481,6 +553,7 @@ class LobeScanner:
             lobe_done.disp -= self.v_prev * t_quiet  # the quiet window itself only carried drift
             lobe_done.end = float(rest_start)
             self._bout.append(lobe_done)
+            self._learn_bias(j_abs)
             self._zupt(rest_start)
             lobe_done.end_kind = "rest"
             lobe_done.done_at = j_abs
@@ -496,7 +569,7 @@ class LobeScanner:
         rescan_from = max(rest_start, self.move_from + 1)
         self.pos = max(rescan_from, j_abs + 1)
         if self.pos > rest_start:
-            c = np.cumsum(self.ring.get(rest_start, self.pos, COL_X))
+            c = np.cumsum(self._xc(rest_start, self.pos))
             self.ring.put(rest_start, COL_C, c)
             self.c_prev = float(c[-1])
 

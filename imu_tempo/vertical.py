@@ -93,11 +93,20 @@ class VerticalAccel:
         self.cell: list | None = None  # the open 0.1 s cell of a moving run (see _level)
         self.bias_weight = 0.0  # confidence in ``bias``: sum of (run length)^2, decaying with age
         self.samples = 0  # samples seen (ages the bias estimate)
+        self.up = np.zeros((0, 3))  # per sample of the last block: the direction the output is along
         self.bias_at = 0  # sample count at the last bias update
 
     def __call__(self, f: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-        """Vertical specific force for the block's samples (shape ``(n,)``)."""
+        """Vertical specific force for the block's samples (shape ``(n,)``).
+
+        ``self.up`` is left holding, per sample, the unit vector (sensor frame) the
+        output is the component along: ``f / |f|`` where the output is ``|f|``.  An
+        accelerometer bias ``b`` reaches the output as ``b . up``, which changes as
+        the sensor turns; the rep scanner learns ``b`` from that (see
+        :class:`imu_tempo.reps.LobeScanner`).
+        """
         mag = np.sqrt(np.einsum("ij,ij->i", f, f))
+        self.up = f / np.fmax(mag, 1e-9)[:, None]
         if not self.use_gyro:
             return mag
         if w is None:
@@ -163,6 +172,7 @@ class VerticalAccel:
                 anchors = self._level(Q, f[a:b], mag[a:b], rate[k + a : k + b], noise[a:b], start=self.samples + a)
                 u = _rotate_inverse_each(Q, anchors)
                 out[a:b] = np.einsum("ij,ij->i", f[a:b], u)
+                self.up[a:b] = u
         self.samples += n
         keep = W - 1
         self.h_mag = hm[-keep:] if keep else hm[:0]
