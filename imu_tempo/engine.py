@@ -224,6 +224,7 @@ class Engine:
         self._orient_gait: dict[int, float] = {}  # auto: queue seq -> OrientRep.gait
         self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
         self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
+        self._vwait: list[tuple] = []  # auto: vertical reps inside a forming bout, until it counts or not
         if self.detector == "vertical":
             self.orient = None
             return
@@ -372,6 +373,8 @@ class Engine:
         if final:
             self.assembler.reset()
         self._finalize(upto=self.ring.total + (ORIENT_HOLD_BIG if final else 0))
+        if final:  # auto: a bout still forming at the end of data will not count
+            self._release_vwait(self.ring.total - 1)
         self._release_held(before_key=self.ring.total)
         if final and self._finished and self._held is not None:
             h = self._held
@@ -478,16 +481,25 @@ class Engine:
                     del self._vertical_spans[:32]
                 if self.detector == "auto":
                     self._auto_vertical()
+                    if self._bout and not self._bout_ok and start - self._bout[-1][3] <= self._bout_gap():
+                        # an orientation bout is forming here: if it counts, this rep was a fragment
+                        # of its movement (as _orient_owns); if not, it is released then
+                        self._vwait.append(item)
+                        continue
             elif self.detector == "auto":
                 self._auto_orient(item)
                 continue
-            self._release_held(before_key=key, next_item=item)
-            if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
-                # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
-                # lift onto the back) looks like a short rep; it rises far less than the next.
-                self._held = item
-                continue
-            self._finalize_rep(key, start, end, conc_s, peak_v, rom)
+            self._emit_vertical(item)
+
+    def _emit_vertical(self, item: tuple) -> None:
+        key, _, start, end, conc_s, peak_v, rom, channel = item
+        self._release_held(before_key=key, next_item=item)
+        if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
+            # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
+            # lift onto the back) looks like a short rep; it rises far less than the next.
+            self._held = item
+            return
+        self._finalize_rep(key, start, end, conc_s, peak_v, rom)
 
     def _release_held(self, *, before_key: int, next_item=None) -> None:
         """Settle a held first rep: drop it as set-up, or emit it (late) before what follows."""
@@ -514,7 +526,10 @@ class Engine:
         self._finalize_rep(max(hkey, next_item[0]), hstart, hend, hconc, hpeak, hrom)
 
     def _overlaps_vertical(self, start: float, end: float) -> bool:
+        waiting = {(q[2], q[3]) for q in self._vwait}  # auto: not emitted; the bout decides between them
         for a, b in reversed(self._vertical_spans):
+            if (a, b) in waiting:
+                continue
             ov = min(b, end) - max(a, start)
             if ov > 0.5 * min(b - a, end - start):
                 return True
@@ -548,6 +563,13 @@ class Engine:
         series = self._series_spans()
         if self._bout and not self._bout_ok and any(self._claimed(q[2], q[3], series) for q in self._bout):
             self._bout = []
+            self._release_vwait()
+
+    def _release_vwait(self, key: int = 0) -> None:
+        """Auto: the orientation bout did not count; the vertical reps that waited for it are reps."""
+        wait, self._vwait = self._vwait, []
+        for q in wait:
+            self._emit_vertical((max(q[0], key),) + tuple(q[1:]))
 
     def _auto_orient(self, item: tuple) -> None:
         """Detector "auto": count an orientation rep only inside a bout of AUTO_BOUT_MIN reps that no
@@ -557,9 +579,11 @@ class Engine:
         gait = self._orient_gait.pop(seq, 0.0)
         if gait > AUTO_GAIT_MAX or self._claimed(start, end, self._series_spans()):
             self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement
+            self._release_vwait(key)
             return
         if self._bout and start - self._bout[-1][3] > self._bout_gap():
             self._bout, self._bout_ok = [], False  # a new bout: the last one ended (or never counted)
+            self._release_vwait(key)
         self._bout.append(item)
         if self._bout_ok:
             del self._bout[:-AUTO_BOUT_MIN]
@@ -572,6 +596,7 @@ class Engine:
             lo, hi = AUTO_CONSISTENT
             release = [q for q in self._bout if lo * med <= q[3] - q[2] <= hi * med]
             self._bout_ok = True
+            self._vwait = []  # the vertical channel's fragments of the bout's movement
         for q in release:
             self._release_held(before_key=key, next_item=q)
             self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
