@@ -598,8 +598,11 @@ class OrientationRepDetector:
         return OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom, gait=self._gait(c.j))
 
     def _big_enough(self, a: _Turn, b: _Turn) -> bool:
-        """Is the swing a -> b a movement, not fidgeting: does it turn the sensor by ``min_rom_deg``
-        or (with ``include_magnitude``) change the acceleration's magnitude by ``min_lift_g``?"""
+        """Is the swing a -> b a movement, not fidgeting: does it move the swing signal or turn the
+        sensor by chord(``min_rom_deg``), or (with ``include_magnitude``) change the acceleration's
+        magnitude by ``min_lift_g``?"""
+        if abs(b.value - a.value) >= self._chord_min:
+            return True
         ua, ub = self._u[a.j - self._base], self._u[b.j - self._base]
         na, nb = float(np.linalg.norm(ua)), float(np.linalg.norm(ub))
         if na <= 0.0 or nb <= 0.0:
