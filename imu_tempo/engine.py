@@ -75,6 +75,7 @@ ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 AUTO_BOUT_MIN = 3  # detector "auto": orientation reps count once this many form a bout
 AUTO_CONSISTENT = (0.4, 2.5)  # ... of which those within these multiples of their median duration
 AUTO_GAP_REPS = 1.5  # ... and pauses shorter than this many median reps (+ 1 s)
+AUTO_CONTINUE = (0.6, 1.6)  # a rep this close (multiples of the median) to an open set's reps continues it
 AUTO_CLAIM_S = 0.5  # ... and never within this of a rep of a vertical series
 AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
@@ -588,7 +589,7 @@ class Engine:
         if self._bout_ok:
             del self._bout[:-AUTO_BOUT_MIN]
             release = [item]
-        elif len(self._bout) < AUTO_BOUT_MIN:
+        elif len(self._bout) < AUTO_BOUT_MIN and not self._continues_set(item):
             return
         else:
             durs = sorted(q[3] - q[2] for q in self._bout)
@@ -600,6 +601,22 @@ class Engine:
         for q in release:
             self._release_held(before_key=key, next_item=q)
             self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
+
+    def _continues_set(self, item: tuple) -> bool:
+        """Auto: does this orientation rep go on with an established set (AUTO_BOUT_MIN reps of either
+        channel) right after its last rep, and last about as long as its reps?  Then it needs no bout of
+        its own: the set's rhythm already shows it is lifting (a rep the orientation channel missed, or
+        the vertical channel losing the movement, must not make the rest of the set start over)."""
+        st = self._open
+        if st is None or len(st.reps) < AUTO_BOUT_MIN:
+            return False
+        durs = sorted(r.end_s - r.start_s for r in st.reps[-AUTO_BOUT_MIN:])
+        med = durs[len(durs) // 2]
+        start_s, end_s = self._time_at(item[2]), self._time_at(item[3])
+        if start_s - st.last_raw_end > AUTO_GAP_REPS * med + 1.0:
+            return False
+        lo, hi = AUTO_CONTINUE
+        return lo * med <= end_s - start_s <= hi * med
 
     def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
         ring = self.ring
