@@ -33,7 +33,8 @@ feeding the same samples in any block sizes gives the same reps):
    when that swing took longer than a period of the set: a set-up move or a drift
    to a new position is not a swing the set's reps can be wiggles of).
 4. The set's period: at each turnaround, the autocorrelation of ``u`` (summed
-   over the axes, last 8 s) gives the dominant period ``T`` (the shortest lag
+   over the axes, last 8 s, its linear trend removed so a slow set-up move or
+   drift in the window does not hide the set's rhythm) gives the dominant period ``T`` (the shortest lag
    whose peak is within 85 % of the best, if the best reaches 0.3; otherwise
    there is no period).  With a period, no turnaround is confirmed within
    ``T / 4`` of the last one, and a rep lasts at least ``0.6 T``: a lift whose
@@ -641,7 +642,8 @@ class OrientationRepDetector:
         if lag_hi <= lag_lo + 2:
             self._gap_d = self._period_d = 0.0
             return
-        x = x - x.mean(axis=0)
+        tt = np.arange(n) - (n - 1) / 2.0
+        x = x - x.mean(axis=0) - np.outer(tt, tt @ x) / float(tt @ tt)  # linear trend out: a drift or set-up move is no period
         f = np.fft.rfft(x, 2 * n, axis=0)
         ac = np.fft.irfft((f * f.conj()).real.sum(axis=1), 2 * n)[: lag_hi + 2]
         if ac[0] <= 0:
