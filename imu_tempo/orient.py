@@ -31,7 +31,8 @@ feeding the same samples in any block sizes gives the same reps):
    A move back that is less than half the swing before it, followed by a move on,
    is a wiggle: both of its turnarounds are forgotten and the swing goes on (not
    when that swing took longer than a period of the set: a set-up move or a drift
-   to a new position is not a swing the set's reps can be wiggles of).
+   to a new position is not a swing the set's reps can be wiggles of; nor when the
+   move back took 0.4 of a period or more: that is a return stroke, however shallow).
 4. The set's period: at each turnaround, the autocorrelation of ``u`` (summed
    over the axes, last 8 s, its linear trend removed so a slow set-up move or
    drift in the window does not hide the set's rhythm) gives the dominant period ``T`` (the shortest lag
@@ -72,7 +73,8 @@ __all__ = ["OrientRep", "OrientationRepDetector"]
 _TARGET_DECIMATED_HZ = 25.0
 _AXIS_STEP_S = 0.2
 _WIGGLE_FRAC = 0.5  # a move back smaller than this fraction of the swing before it is a wiggle
-_WIGGLE_SWING_PERIODS = 1.0  # ... unless that swing lasted longer than this many of the set's periods
+_WIGGLE_BACK_PERIODS = 0.4  # ... unless the move back lasted this many periods (a return stroke, not a wiggle)
+_WIGGLE_SWING_PERIODS = 1.0  # ... or the swing before it lasted longer than this many of the set's periods
 _ACF_WINDOW_S = 8.0  # the set's period comes from the autocorrelation over this much history
 _ACF_MIN = 0.3  # ... if its best peak reaches this (normalised); else the set has no period
 _PEAK_PREFER = 0.85  # the shortest period whose peak is this close to the best one
@@ -673,6 +675,8 @@ class OrientationRepDetector:
             return False
         if self._period_d > 0 and b.j - a.j > _WIGGLE_SWING_PERIODS * self._period_d:
             return False  # a -> b took longer than a whole cycle of the set: a set-up move or drift, not a swing
+        if self._period_d > 0 and c.j - b.j >= _WIGGLE_BACK_PERIODS * self._period_d:
+            return False  # the move back took as long as the set's return strokes: a rep, however shallow
         s1 = abs(b.value - a.value)
         s2 = abs(b.value - c.value)
         return s2 < _WIGGLE_FRAC * s1
