@@ -567,7 +567,9 @@ class Engine:
             self._release_vwait()
 
     def _release_vwait(self, key: int = 0) -> None:
-        """Auto: the orientation bout did not count; the vertical reps that waited for it are reps."""
+        """Auto: the orientation bout did not count; the vertical reps that waited for it are reps.
+        They keep the index the vertical channel settled them at (``detected_at_s`` as with
+        detector "vertical") unless ``key`` is later; the events come out when the bout fails."""
         wait, self._vwait = self._vwait, []
         for q in wait:
             self._emit_vertical((max(q[0], key),) + tuple(q[1:]))
