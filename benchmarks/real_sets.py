@@ -19,7 +19,6 @@ import json
 import os
 import sys
 from collections import defaultdict
-
 from fractions import Fraction
 
 import numpy as np

@@ -470,7 +470,7 @@ class Engine:
             return
         self._rep_queue = [q for q in self._rep_queue if q[0] >= upto]
         for item in ready:
-            key, _, start, end, conc_s, peak_v, rom, channel = item
+            _, _, start, end, *_, channel = item
             if channel == "orientation" and self._overlaps_vertical(start, end):
                 self._orient_gait.pop(item[1], None)
                 continue

@@ -221,7 +221,7 @@ def test_a_lone_vertical_rep_inside_a_forming_bout_does_not_cost_the_bouts_first
 @pytest.mark.parametrize("fs", [25.0, 100.0])
 def test_rotating_reps_right_after_a_vertical_series_go_on_with_its_set(fs):
     # fewer than a bout of rotating reps straight after a vertical series: the set goes on
-    t1, a1, _, lifts = vertical_session(fs_hz=fs, reps=4, pattern="up_first", tail_s=0.6, seed=0)
+    _, a1, _, lifts = vertical_session(fs_hz=fs, reps=4, pattern="up_first", tail_s=0.6, seed=0)
     _, a2, _ = rotating_session(fs_hz=fs, reps=2, lead_s=1.2, tail_s=3.0, seed=0)
     a = np.concatenate([a1, a2])
     t = np.arange(a.shape[0]) / fs

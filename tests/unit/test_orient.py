@@ -115,7 +115,7 @@ class TestShapes:
     @pytest.mark.parametrize("fs_hz", [25.0, 100.0, 200.0])
     def test_a_slow_press_under_the_rotation_floor_counts_by_its_lift(self, fs_hz: float) -> None:
         # 0.3 m in 1 s up, 1.5 s down: the acceleration along gravity stays under chord(min_rom_deg)
-        t, acc, _, truth = vertical_session(fs_hz=fs_hz, reps=6, pattern="up_first", concentric_s=1.0,
+        _, acc, _, truth = vertical_session(fs_hz=fs_hz, reps=6, pattern="up_first", concentric_s=1.0,
                                             eccentric_s=1.5, pause_s=0.4, rom_m=0.3)
         assert len(_run(acc, fs_hz=fs_hz)) == len(truth)
 
