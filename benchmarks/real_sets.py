@@ -1,12 +1,14 @@
 """Rep counts on real recordings that are NOT part of the project (read through an explicit path).
 
-    python -m benchmarks.real_sets --muvr ../shared/data/muvr_pebble_wrist [--detector auto] [--json out.json]
+    python -m benchmarks.real_sets --muvr ../shared/data/muvr_pebble_wrist [--detector auto] [--fs 100] [--json out.json]
 
 The muvr data (Pebble watch on the wrist, 50 Hz, values in g, no time column, one
 lifter, rep counts typed by the lifter) has no licence: it is read, never copied.
 We report aggregate rates only: exact count and within-one-rep, over all sets with a
 logged count and over the sets whose logged count is plausible (at least 1.2 s of
 data per logged rep; see the data's MANIFEST for why the others look truncated).
+``--fs`` resamples the 50 Hz recordings first (scipy.signal.resample_poly), so the
+same sets check other sample rates.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import json
 import os
 import sys
 from collections import defaultdict
+from fractions import Fraction
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from imu_tempo.engine import Engine
 from imu_tempo.settings import DETECTORS, Settings
@@ -38,6 +42,17 @@ def load_muvr(path: str) -> np.ndarray:
             except ValueError:
                 continue
     return np.asarray(rows) * G
+
+
+MUVR_FS_HZ = 50.0
+
+
+def resample(accel: np.ndarray, fs_hz: float, *, from_hz: float = MUVR_FS_HZ) -> np.ndarray:
+    """The recording at ``fs_hz`` (polyphase resampling, edges padded with a line)."""
+    if fs_hz == from_hz:
+        return accel
+    r = Fraction(fs_hz / from_hz).limit_denominator(1000)
+    return resample_poly(accel, r.numerator, r.denominator, axis=0, padtype="line")
 
 
 def count_reps(accel_mps2: np.ndarray, fs_hz: float, settings: Settings) -> int:
@@ -63,7 +78,8 @@ def rates(rs: list[dict]) -> dict:
     }
 
 
-def run_muvr(root: str, *, settings: Settings | None = None, detector: str | None = None) -> dict:
+def run_muvr(root: str, *, settings: Settings | None = None, detector: str | None = None,
+             fs_hz: float = MUVR_FS_HZ) -> dict:
     settings = settings or Settings(set_rest_s=60.0)
     if detector is not None:
         settings = settings.replace(detector=detector)
@@ -74,8 +90,8 @@ def run_muvr(root: str, *, settings: Settings | None = None, detector: str | Non
             if not row["reps_logged"]:
                 continue
             logged = int(row["reps_logged"])
-            acc = load_muvr(os.path.join(root, row["file"]))
-            found = count_reps(acc, 50.0, settings)
+            acc = resample(load_muvr(os.path.join(root, row["file"])), fs_hz)
+            found = count_reps(acc, fs_hz, settings)
             plausible = float(row["s_per_logged_rep"]) >= 1.2
             results.append(
                 {"exercise": row["exercise"], "logged": logged, "found": found, "plausible": plausible}
@@ -96,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--muvr", required=True, help="folder of the muvr_pebble_wrist data (with sets_index.csv)")
     ap.add_argument("--detector", choices=DETECTORS, help="rep channel(s) (default: the Settings default)")
+    ap.add_argument("--fs", type=float, default=MUVR_FS_HZ, help="resample the recordings to this rate (Hz) first")
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args(argv)
-    res = run_muvr(args.muvr, detector=args.detector)
+    res = run_muvr(args.muvr, detector=args.detector, fs_hz=args.fs)
     print(json.dumps({k: v for k, v in res.items() if k != "by_exercise_plausible"}, indent=1))
     for ex, r in res["by_exercise_plausible"].items():
         print(f"  {ex:35s} sets {r['sets']:3d}  exact {r.get('exact', 0):.2f}  within1 {r.get('within_1', 0):.2f}  bias {r.get('mean_signed_error', 0):+.1f}")

@@ -1,12 +1,12 @@
 """Rep counts of the orientation channel alone on real recordings that are NOT part of the project.
 
-    python -m benchmarks.real_sets_orient --muvr ../shared/data/muvr_pebble_wrist [--block 10] [--json out.json]
+    python -m benchmarks.real_sets_orient --muvr ../shared/data/muvr_pebble_wrist [--block 10] [--fs 100] [--json out.json]
 
 Same data, loader and scoring as ``benchmarks.real_sets`` (exact / within one /
 within two reps, over all sets with a logged count and over the plausible sets
 with at least 1.2 s of data per logged rep), but the counts come from
 :class:`imu_tempo.orient.OrientationRepDetector` fed the whole set (or blocks of
-``--block`` samples).  Also reports the detector's throughput in samples/s.
+``--block`` samples), at 50 Hz or resampled to ``--fs``.  Also reports the detector's throughput in samples/s.
 Aggregate rates only; the data is read, never copied.
 """
 
@@ -22,7 +22,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from benchmarks.real_sets import load_muvr, rates
+from benchmarks.real_sets import load_muvr, rates, resample
 from imu_tempo.orient import OrientationRepDetector
 
 FS_HZ = 50.0
@@ -39,7 +39,7 @@ def count_reps(accel_mps2: np.ndarray, *, fs_hz: float, block: int | None = None
     return len(reps)
 
 
-def run_muvr(root: str, *, block: int | None = None) -> dict:
+def run_muvr(root: str, *, block: int | None = None, fs_hz: float = FS_HZ) -> dict:
     results = []
     samples = 0
     busy_s = 0.0
@@ -47,9 +47,9 @@ def run_muvr(root: str, *, block: int | None = None) -> dict:
         for row in csv.DictReader(fh):
             if not row["reps_logged"]:
                 continue
-            acc = load_muvr(os.path.join(root, row["file"]))
+            acc = resample(load_muvr(os.path.join(root, row["file"])), fs_hz)
             t0 = time.perf_counter()
-            found = count_reps(acc, fs_hz=FS_HZ, block=block)
+            found = count_reps(acc, fs_hz=fs_hz, block=block)
             busy_s += time.perf_counter() - t0
             samples += acc.shape[0]
             results.append({
@@ -90,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--muvr", help="folder of the muvr_pebble_wrist data (with sets_index.csv)")
     ap.add_argument("--block", type=int, help="feed blocks of this many samples (default: whole set)")
     ap.add_argument("--speed", action="store_true", help="also time a long synthetic stream at 50/200 Hz")
+    ap.add_argument("--fs", type=float, default=FS_HZ, help="resample the recordings to this rate (Hz) first")
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args(argv)
     res: dict = {}
     if args.muvr:
-        res = run_muvr(args.muvr, block=args.block)
+        res = run_muvr(args.muvr, block=args.block, fs_hz=args.fs)
         print(json.dumps({k: v for k, v in res.items() if k != "by_exercise_plausible"}, indent=1))
         for ex, r in res["by_exercise_plausible"].items():
             print(f"  {ex:32s} sets {r['sets']:3d}  exact {r.get('exact', 0):.2f}  within1 {r.get('within_1', 0):.2f}"

@@ -76,6 +76,7 @@ ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 AUTO_BOUT_MIN = 3  # detector "auto": orientation reps count once this many form a bout
 AUTO_CONSISTENT = (0.4, 2.5)  # ... of which those within these multiples of their median duration
 AUTO_GAP_REPS = 1.5  # ... and pauses shorter than this many median reps (+ 1 s)
+AUTO_CONTINUE = (0.6, 1.6)  # a rep this close (multiples of the median) to an open set's reps continues it
 AUTO_CLAIM_S = 0.5  # ... and never within this of a rep of a vertical series
 AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
@@ -225,6 +226,7 @@ class Engine:
         self._orient_gait: dict[int, float] = {}  # auto: queue seq -> OrientRep.gait
         self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
         self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
+        self._vwait: list[tuple] = []  # auto: vertical reps inside a forming bout, until it counts or not
         if self.detector == "vertical":
             self.orient = None
             return
@@ -375,6 +377,8 @@ class Engine:
         if final:
             self.assembler.reset()
         self._finalize(upto=self.ring.total + (ORIENT_HOLD_BIG if final else 0))
+        if final:  # auto: a bout still forming at the end of data will not count
+            self._release_vwait(self.ring.total - 1)
         self._release_held(before_key=self.ring.total)
         if final and self._finished and self._held is not None:
             h = self._held
@@ -469,7 +473,7 @@ class Engine:
             return
         self._rep_queue = [q for q in self._rep_queue if q[0] >= upto]
         for item in ready:
-            key, _, start, end, conc_s, peak_v, rom, channel = item
+            _, _, start, end, *_, channel = item
             if channel == "orientation" and self._overlaps_vertical(start, end):
                 self._orient_gait.pop(item[1], None)
                 continue
@@ -481,16 +485,25 @@ class Engine:
                     del self._vertical_spans[:32]
                 if self.detector == "auto":
                     self._auto_vertical()
+                    if self._bout and not self._bout_ok and start - self._bout[-1][3] <= self._bout_gap():
+                        # an orientation bout is forming here: if it counts, this rep was a fragment
+                        # of its movement (as _orient_owns); if not, it is released then
+                        self._vwait.append(item)
+                        continue
             elif self.detector == "auto":
                 self._auto_orient(item)
                 continue
-            self._release_held(before_key=key, next_item=item)
-            if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
-                # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
-                # lift onto the back) looks like a short rep; it rises far less than the next.
-                self._held = item
-                continue
-            self._finalize_rep(key, start, end, conc_s, peak_v, rom)
+            self._emit_vertical(item)
+
+    def _emit_vertical(self, item: tuple) -> None:
+        key, _, start, end, conc_s, peak_v, rom, channel = item
+        self._release_held(before_key=key, next_item=item)
+        if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
+            # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
+            # lift onto the back) looks like a short rep; it rises far less than the next.
+            self._held = item
+            return
+        self._finalize_rep(key, start, end, conc_s, peak_v, rom)
 
     def _release_held(self, *, before_key: int, next_item=None) -> None:
         """Settle a held first rep: drop it as set-up, or emit it (late) before what follows."""
@@ -517,7 +530,10 @@ class Engine:
         self._finalize_rep(max(hkey, next_item[0]), hstart, hend, hconc, hpeak, hrom)
 
     def _overlaps_vertical(self, start: float, end: float) -> bool:
+        waiting = {(q[2], q[3]) for q in self._vwait}  # auto: not emitted; the bout decides between them
         for a, b in reversed(self._vertical_spans):
+            if (a, b) in waiting:
+                continue
             ov = min(b, end) - max(a, start)
             if ov > 0.5 * min(b - a, end - start):
                 return True
@@ -551,6 +567,15 @@ class Engine:
         series = self._series_spans()
         if self._bout and not self._bout_ok and any(self._claimed(q[2], q[3], series) for q in self._bout):
             self._bout = []
+            self._release_vwait()
+
+    def _release_vwait(self, key: int = 0) -> None:
+        """Auto: the orientation bout did not count; the vertical reps that waited for it are reps.
+        They keep the index the vertical channel settled them at (``detected_at_s`` as with
+        detector "vertical") unless ``key`` is later; the events come out when the bout fails."""
+        wait, self._vwait = self._vwait, []
+        for q in wait:
+            self._emit_vertical((max(q[0], key),) + tuple(q[1:]))
 
     def _auto_orient(self, item: tuple) -> None:
         """Detector "auto": count an orientation rep only inside a bout of AUTO_BOUT_MIN reps that no
@@ -560,14 +585,16 @@ class Engine:
         gait = self._orient_gait.pop(seq, 0.0)
         if gait > AUTO_GAIT_MAX or self._claimed(start, end, self._series_spans()):
             self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement
+            self._release_vwait(key)
             return
         if self._bout and start - self._bout[-1][3] > self._bout_gap():
             self._bout, self._bout_ok = [], False  # a new bout: the last one ended (or never counted)
+            self._release_vwait(key)
         self._bout.append(item)
         if self._bout_ok:
             del self._bout[:-AUTO_BOUT_MIN]
             release = [item]
-        elif len(self._bout) < AUTO_BOUT_MIN:
+        elif len(self._bout) < AUTO_BOUT_MIN and not self._continues_set(item):
             return
         else:
             durs = sorted(q[3] - q[2] for q in self._bout)
@@ -575,9 +602,26 @@ class Engine:
             lo, hi = AUTO_CONSISTENT
             release = [q for q in self._bout if lo * med <= q[3] - q[2] <= hi * med]
             self._bout_ok = True
+            self._vwait = []  # the vertical channel's fragments of the bout's movement
         for q in release:
             self._release_held(before_key=key, next_item=q)
             self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
+
+    def _continues_set(self, item: tuple) -> bool:
+        """Auto: does this orientation rep go on with an established set (AUTO_BOUT_MIN reps of either
+        channel) right after its last rep, and last about as long as its reps?  Then it needs no bout of
+        its own: the set's rhythm already shows it is lifting (a rep the orientation channel missed, or
+        the vertical channel losing the movement, must not make the rest of the set start over)."""
+        st = self._open
+        if st is None or len(st.reps) < AUTO_BOUT_MIN:
+            return False
+        durs = sorted(r.end_s - r.start_s for r in st.reps[-AUTO_BOUT_MIN:])
+        med = durs[len(durs) // 2]
+        start_s, end_s = self._time_at(item[2]), self._time_at(item[3])
+        if start_s - st.last_raw_end > AUTO_GAP_REPS * med + 1.0:
+            return False
+        lo, hi = AUTO_CONTINUE
+        return lo * med <= end_s - start_s <= hi * med
 
     def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
         ring = self.ring

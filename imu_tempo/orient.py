@@ -19,24 +19,32 @@ feeding the same samples in any block sizes gives the same reps):
    0.2 s on a fixed grid of indices and kept sign-continuous.
 3. The swing signal ``p = (u - m) . e`` (dimensionless, ~ the chord of the
    angle moved).  Its turnarounds are found with a hysteresis that adapts to
-   the set: ``h = max(chord(min_rom_deg), rel_hysteresis * median of the last
-   n_swings swings)``, the second term decaying (time constant ``decay_s``)
+   the set: ``h = max(floor, rel_hysteresis * median of the last
+   n_swings swings)``, the floor being ``chord(min_rom_deg)`` or, with the magnitude
+   included, the smaller of that and ``min_lift_g`` (a press from a wrist that hardly
+   turns moves ``p`` by its acceleration along gravity, a few tenths of g), the second term decaying (time constant ``decay_s``)
    while no turnaround comes, so a big setting-up move does not mask the set.
    A turnaround is confirmed when ``p`` moves back by ``h`` or settles (its
    range over ``settle_s`` stays below ``settle_frac * h`` near the extreme;
    reopened if ``p`` then moves on the same way), which keeps latency
    low when the lifter pauses between reps.
    A move back that is less than half the swing before it, followed by a move on,
-   is a wiggle: both of its turnarounds are forgotten and the swing goes on.
+   is a wiggle: both of its turnarounds are forgotten and the swing goes on (not
+   when that swing took longer than a period of the set: a set-up move or a drift
+   to a new position is not a swing the set's reps can be wiggles of; nor when the
+   move back took 0.4 of a period or more: that is a return stroke, however shallow).
 4. The set's period: at each turnaround, the autocorrelation of ``u`` (summed
-   over the axes, last 8 s) gives the dominant period ``T`` (the shortest lag
+   over the axes, last 8 s, its linear trend removed so a slow set-up move or
+   drift in the window does not hide the set's rhythm) gives the dominant period ``T`` (the shortest lag
    whose peak is within 85 % of the best, if the best reaches 0.3; otherwise
    there is no period).  With a period, no turnaround is confirmed within
    ``T / 4`` of the last one, and a rep lasts at least ``0.6 T``: a lift whose
    signal has two bumps per rep is one rep, not two.
 5. A rep is *start level -> far turnaround -> start level*: a turnaround ``a``
    and a later one ``c`` of the same kind, the farthest opposite turnaround
-   ``b`` between them, with similar swings (ratio >= ``symmetry``), at least
+   ``b`` between them, with similar swings (ratio >= ``symmetry``), each of which
+   turns the sensor by ``min_rom_deg`` or changes ``|a|`` by ``min_lift_g`` (a small
+   turn that only passes the lower lift floor is not a rep), at least
    ``0.6 T`` apart and lasting ``[min_rep_s, max_rep_s]``.  Consecutive reps
    share their boundary turnaround: the end of the last rep is tried first as
    the start (the set's phase), then later turnarounds of the same kind.
@@ -65,6 +73,8 @@ __all__ = ["OrientRep", "OrientationRepDetector"]
 _TARGET_DECIMATED_HZ = 25.0
 _AXIS_STEP_S = 0.2
 _WIGGLE_FRAC = 0.5  # a move back smaller than this fraction of the swing before it is a wiggle
+_WIGGLE_BACK_PERIODS = 0.4  # ... unless the move back lasted this many periods (a return stroke, not a wiggle)
+_WIGGLE_SWING_PERIODS = 1.0  # ... or the swing before it lasted longer than this many of the set's periods
 _ACF_WINDOW_S = 8.0  # the set's period comes from the autocorrelation over this much history
 _ACF_MIN = 0.3  # ... if its best peak reaches this (normalised); else the set has no period
 _PEAK_PREFER = 0.85  # the shortest period whose peak is this close to the best one
@@ -150,6 +160,12 @@ class OrientationRepDetector:
         Time constant (s) of the hysteresis' decay towards the floor between turnarounds.
     n_swings : int
         Number of recent swings the hysteresis adapts to.
+    min_lift_g : float
+        With ``include_magnitude``: smallest change of the low-passed acceleration's
+        magnitude (g) that makes a swing without ``min_rom_deg`` of rotation part of a
+        rep.  A 0.4 m lift with a period of 2 s peaks near 0.2 g (``d/2 (2 pi/T)^2``);
+        fidgeting hardly changes ``|a|``, and the eccentric half of a lift (its
+        second, smaller acceleration swing) should stay under it.
 
     Notes
     -----
@@ -174,6 +190,7 @@ class OrientationRepDetector:
         include_magnitude: bool = True,
         decay_s: float = 3.0,
         n_swings: int = 4,
+        min_lift_g: float = 0.2,
     ) -> None:
         if not (isinstance(fs_hz, (int, float)) and math.isfinite(fs_hz) and fs_hz > 0):
             raise ConfigError(f"fs_hz must be a positive number, got {fs_hz!r}")
@@ -187,6 +204,8 @@ class OrientationRepDetector:
                             ("symmetry", symmetry), ("edge_frac", edge_frac)):
             if not 0 < value < 1:
                 raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+        if not 0 < min_lift_g < 1:
+            raise ConfigError(f"min_lift_g must be in (0, 1), got {min_lift_g!r}")
         if adapt_s <= 0 or settle_s <= 0:
             raise ConfigError(f"adapt_s and settle_s must be positive, got {adapt_s!r}, {settle_s!r}")
         self.fs_hz = float(fs_hz)
@@ -213,7 +232,11 @@ class OrientationRepDetector:
         self._ew_a = np.array([1.0, alpha - 1.0])
         self._axis_step = max(1, int(round(_AXIS_STEP_S * fs_d)))
         self._settle_w = max(2, int(round(settle_s * fs_d)))
-        self._h_min = 2.0 * math.sin(math.radians(self.min_rom_deg) / 2.0)
+        self._chord_min = 2.0 * math.sin(math.radians(self.min_rom_deg) / 2.0)
+        self.min_lift_g = float(min_lift_g)
+        # the zigzag's floor is the smaller of the two: a swing may be a turn or a lift; which it
+        # is (and whether it is big enough) is judged per swing when a rep is assembled (_big_enough)
+        self._h_min = min(self._chord_min, self.min_lift_g) if include_magnitude else self._chord_min
         self._keep = int(math.ceil((2.0 * self.max_rep_s + 2.0) * fs_d)) + self._settle_w
         self._max_rep_d = self.max_rep_s * fs_d
         self._decay_d = decay_s * fs_d
@@ -567,6 +590,8 @@ class OrientationRepDetector:
             return None
         if c.j - a.j > self._max_rep_d or c.confirmed - a.j >= self._keep - self._settle_w:
             return None
+        if not (self._big_enough(a, b) and self._big_enough(b, c)):
+            return None
         start, end = self._edges(a, b, c, s1, s2)
         dur = (end - start) / self.fs_hz
         if not self.min_rep_s <= dur <= self.max_rep_s:
@@ -574,6 +599,20 @@ class OrientationRepDetector:
         win = self._u[a.j - self._base : c.j - self._base + 1]
         rom = 0.5 * (_max_angle_deg(win[0], win) + _max_angle_deg(win[-1], win))
         return OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom, gait=self._gait(c.j))
+
+    def _big_enough(self, a: _Turn, b: _Turn) -> bool:
+        """Is the swing a -> b a movement, not fidgeting: does it move the swing signal or turn the
+        sensor by chord(``min_rom_deg``), or (with ``include_magnitude``) change the acceleration's
+        magnitude by ``min_lift_g``?"""
+        if abs(b.value - a.value) >= self._chord_min:
+            return True
+        ua, ub = self._u[a.j - self._base], self._u[b.j - self._base]
+        na, nb = float(np.linalg.norm(ua)), float(np.linalg.norm(ub))
+        if na <= 0.0 or nb <= 0.0:
+            return False
+        if float(np.linalg.norm(ua / na - ub / nb)) >= self._chord_min:
+            return True
+        return self._include_mag and abs(nb - na) >= self.min_lift_g
 
     def _gait(self, j: int) -> float:
         """OrientRep.gait for the window ending at decimated index j."""
@@ -605,7 +644,8 @@ class OrientationRepDetector:
         if lag_hi <= lag_lo + 2:
             self._gap_d = self._period_d = 0.0
             return
-        x = x - x.mean(axis=0)
+        tt = np.arange(n) - (n - 1) / 2.0
+        x = x - x.mean(axis=0) - np.outer(tt, tt @ x) / float(tt @ tt)  # linear trend out: a drift or set-up move is no period
         f = np.fft.rfft(x, 2 * n, axis=0)
         ac = np.fft.irfft((f * f.conj()).real.sum(axis=1), 2 * n)[: lag_hi + 2]
         if ac[0] <= 0:
@@ -633,6 +673,10 @@ class OrientationRepDetector:
         a, b = self._turns[-2], self._turns[-1]
         if self._last_end is b:
             return False
+        if self._period_d > 0 and b.j - a.j > _WIGGLE_SWING_PERIODS * self._period_d:
+            return False  # a -> b took longer than a whole cycle of the set: a set-up move or drift, not a swing
+        if self._period_d > 0 and c.j - b.j >= _WIGGLE_BACK_PERIODS * self._period_d:
+            return False  # the move back took as long as the set's return strokes: a rep, however shallow
         s1 = abs(b.value - a.value)
         s2 = abs(b.value - c.value)
         return s2 < _WIGGLE_FRAC * s1

@@ -186,3 +186,47 @@ def test_auto_with_a_gyroscope_is_the_vertical_channel(exercise):
     assert auto.result()["settings"]["detector_used"] == "vertical"
     eng_acc, _ = run(s.t_s, s.accel, None, s.fs_hz, detector="auto")
     assert eng_acc.result()["settings"]["detector_used"] == "auto"
+
+
+def _curls_with_one_lift(fs: float, *, seed: int, period_s: float):
+    """Rotating reps; during the second the sensor is also lifted along gravity (0.5 m, as a press),
+    which the vertical channel alone sees as one rep."""
+    t, a, truth = rotating_session(fs_hz=fs, reps=6, period_s=period_s, seed=seed)
+    _, a2, _, _ = vertical_session(fs_hz=fs, reps=1, pattern="up_first", lead_s=0.0, tail_s=0.0, seed=seed, noise=0.0)
+    lin = a2 - a2.mean(axis=0)
+    signed = np.linalg.norm(lin, axis=1) * np.sign(lin[:, np.argmax(np.abs(lin).max(axis=0))])
+    k0 = int((3.0 + period_s) * fs)
+    a = a.copy()
+    g = a[k0 : k0 + len(lin)]
+    a[k0 : k0 + len(lin)] += g / np.linalg.norm(g, axis=1, keepdims=True) * signed[:, None]
+    return t, a, truth
+
+
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_lone_vertical_rep_inside_a_forming_bout_does_not_cost_the_bouts_first_reps(fs, seed):
+    t, a, truth = _curls_with_one_lift(fs, seed=seed, period_s=2.5)
+    _, vert = run(t, a, None, fs, detector="vertical")
+    assert len(vert) == 1  # the vertical channel sees the lift alone, before the bout counts
+    _, auto = run(t, a, None, fs, detector="auto")
+    assert len(auto) == len(truth)
+    for r, (s, e) in zip(auto, truth):
+        assert abs(r.start_s - s) < 0.35 and abs(r.end_s - e) < 0.35
+    for block in (7, 64):
+        _, auto_b = run(t, a, None, fs, detector="auto", block=block)
+        assert [(r.start_s, r.end_s, r.detected_at_s) for r in auto_b] == [
+            (r.start_s, r.end_s, r.detected_at_s) for r in auto]
+
+
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+def test_rotating_reps_right_after_a_vertical_series_go_on_with_its_set(fs):
+    # fewer than a bout of rotating reps straight after a vertical series: the set goes on
+    _, a1, _, lifts = vertical_session(fs_hz=fs, reps=4, pattern="up_first", tail_s=0.6, seed=0)
+    _, a2, _ = rotating_session(fs_hz=fs, reps=2, lead_s=1.2, tail_s=3.0, seed=0)
+    a = np.concatenate([a1, a2])
+    t = np.arange(a.shape[0]) / fs
+    _, vert = run(t, a, None, fs, detector="vertical")
+    eng, auto = run(t, a, None, fs, detector="auto")
+    assert len(vert) == len(lifts)
+    assert len(lifts) < len(auto) <= len(lifts) + 2
+    assert len(eng.sets) == 1

@@ -112,6 +112,35 @@ class TestShapes:
         assert _run(acc, fs_hz=fs_hz, include_magnitude=False) == []
 
 
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0, 200.0])
+    def test_a_slow_press_under_the_rotation_floor_counts_by_its_lift(self, fs_hz: float) -> None:
+        # 0.3 m in 1 s up, 1.5 s down: the acceleration along gravity stays under chord(min_rom_deg)
+        _, acc, _, truth = vertical_session(fs_hz=fs_hz, reps=6, pattern="up_first", concentric_s=1.0,
+                                            eccentric_s=1.5, pause_s=0.4, rom_m=0.3)
+        assert len(_run(acc, fs_hz=fs_hz)) == len(truth)
+
+    @staticmethod
+    def _set_up_then_reps(fs_hz: float, *, cycles: int = 8, seed: int = 0) -> np.ndarray:
+        """Turn slowly by 150 deg over 8 s (a lifter settling into a machine), come back 30 deg,
+        then reps that turn 30 deg back and forth (period 2 s) without reaching the set-up's end."""
+        period_s = 2.0
+        t = np.arange(int((2.0 + 8.0 + cycles * period_s + 2.0) * fs_hz)) / fs_hz
+        th = np.radians(150.0) * np.clip((t - 2.0) / 8.0, 0.0, 1.0)
+        tt = np.clip(t - 10.0, 0.0, cycles * period_s)
+        th -= np.radians(30.0) * np.clip(tt / (0.25 * period_s), 0.0, 1.0)
+        th -= np.radians(15.0) * (1.0 - np.cos(2.0 * np.pi * tt / period_s))
+        acc = G * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
+        return acc + np.random.default_rng(seed).normal(0.0, 0.03 * G, acc.shape)
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    def test_reps_after_a_slow_set_up_turn_are_not_wiggles_of_it(self, fs_hz: float) -> None:
+        # each rep's swing is well under half the set-up's: once the set's period shows (the set-up
+        # is detrended out of its window) they are reps, not wiggles of the set-up swing
+        reps = _run(self._set_up_then_reps(fs_hz), fs_hz=fs_hz)
+        assert 5 <= len(reps) <= 8
+        assert all(r.start / fs_hz > 10.0 for r in reps)
+
+
 class TestGait:
     @staticmethod
     def _walk(fs_hz: float, *, seconds: float = 12.0, swing_deg: float = 25.0, stride_s: float = 1.1,
@@ -151,6 +180,12 @@ class TestNotReps:
         acc = G * np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1)
         acc += np.random.default_rng(1).normal(0.0, 0.03 * G, acc.shape)
         assert _run(acc, fs_hz=fs) == []
+
+    def test_a_small_turn_that_only_passes_the_lift_floor_is_not_a_rep(self) -> None:
+        # chord(12 deg) = 0.21 g is above min_lift_g but |a| does not change: not a lift, too small a turn
+        acc = _rotation_stream(fs_hz=50.0, cycles=5, amp_deg=12.0, noise_g=0.01)
+        assert _run(acc, fs_hz=50.0) == []
+        assert len(_run(acc, fs_hz=50.0, min_rom_deg=9.0)) == 5
 
     def test_small_tremor(self) -> None:
         fs = 100.0
@@ -220,6 +255,7 @@ class TestErrors:
             ({"fs_hz": 50.0, "min_rom_deg": 0.0}, "min_rom_deg"),
             ({"fs_hz": 3.0}, "lowpass_hz"),
             ({"fs_hz": 50.0, "symmetry": 1.5}, "symmetry"),
+            ({"fs_hz": 50.0, "min_lift_g": 0.0}, "min_lift_g"),
         ],
     )
     def test_bad_parameters_name_themselves(self, kw: dict, match: str) -> None:
