@@ -60,6 +60,9 @@ BIAS_MIN_TURN_S = 0.05  # |r| below this (the sensor hardly turned) says nothing
 # velocity is small and its errors large) loses height on the way up but not on the way down.
 # Ending above the start stays strict (level_tol): that is a move onto a rack or a box.
 UNDERSHOOT = 0.45
+# A movement that breaks a rest's quiet window may have left the rest level up to this long
+# before (a grinding rep's gentle start); further back it is more likely a fidget or a step.
+ONSET_BACK_S = 0.3
 
 BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
 
@@ -117,6 +120,7 @@ class LobeScanner:
         self.W = max(2, int(round(params.quiet_window_s * fs_hz)))
         self.Wf = max(self.W + 1, int(round(params.force_rest_s * fs_hz)))
         self.Wv = max(2, int(round(params.onset_window_s * fs_hz)))
+        self.Wo = max(self.W + 1, int(round(ONSET_BACK_S * fs_hz)))
         self.max_lobe = int(round(params.max_lobe_s * fs_hz))
         self.Wg = max(self.W, int(round(2.0 * fs_hz)))  # gravity is re-measured over a rest's last 2 s
         self.g = g0
@@ -253,6 +257,26 @@ class LobeScanner:
             x = x - self.ring.get(lo, hi, COL_UP) @ self.bias
         return x
 
+    def _onset(self, anchor: int, j: int) -> int:
+        """Move a quiet-break anchor back to where a slow start really left the rest level.
+
+        The quiet window breaks when the acceleration's range grows; a grinding rep's first
+        tenth of a second is gentler than that, and the velocity it gains (0.05 m/s at the
+        start of a slow pull-up) would be lost, shortening the whole up phase.  Walk back
+        from the break while the signal stays on the movement's side of the rest's level
+        (at most ``ONSET_BACK_S``).
+        """
+        lo = max(self.rest_start, j - self.Wo)
+        if anchor - lo < 2:
+            return anchor
+        x = self._xc(lo, j + 1)
+        level = float(self.ring.get(anchor - 1, anchor, COL_C)[0]) / (anchor - self.rest_start)
+        side = np.sign(x[-1] - level)
+        back = np.flatnonzero(side * (x[: anchor - lo + 1] - level) <= 0)  # at or across the level
+        if side == 0 or back.size == 0:
+            return anchor  # never at the level: no clean start to go back to
+        return lo + int(back[-1])
+
     def _scan_rest(self, stop: int) -> None:
         i = self.pos
         xi = self._xc(i, stop)
@@ -283,6 +307,8 @@ class LobeScanner:
         # Leave the rest: re-measure gravity from it, anchor the velocity before the onset.
         by_velocity = q[hits[0]]
         anchor = max(self.rest_start, j - (self.Wv if by_velocity else self.W))
+        if not by_velocity and anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
+            anchor = self._onset(anchor, j)  # a real rest (not a step's pause): its level is known
         if anchor - self.rest_start >= self.p.g_min_rest_s * self.fs:
             # the last seconds of the rest: the orientation the movement starts from
             lo = max(self.rest_start, anchor + 1 - self.Wg, self.ring.first)
