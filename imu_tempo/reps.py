@@ -39,6 +39,7 @@ fractional indices locate boundaries between samples.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,6 +64,12 @@ UNDERSHOOT = 0.45
 # A movement that breaks a rest's quiet window may have left the rest level up to this long
 # before (a grinding rep's gentle start); further back it is more likely a fidget or a step.
 ONSET_BACK_S = 0.3
+# Gravity re-measured at a rest must be within G_JUMP_MPS2 of the median of the last G_HIST
+# measurements (once there are G_HIST_MIN): a sensor's scale error moves its 1 g reading by
+# ~0.1-0.3 m/s^2 as it turns, and its bias projection is learnt and taken off.
+G_JUMP_MPS2 = 0.4
+G_HIST = 9
+G_HIST_MIN = 3
 
 BoundaryKind = Literal["rest", "up", "down"]  # rest; turnaround bottom (down->up); top (up->down)
 
@@ -150,6 +157,7 @@ class LobeScanner:
         self._bias_at = 0  # sample index of the last update (ages the normal equations)
         self._g_up: np.ndarray | None = None  # direction (sensor frame) where g was last measured
         self._g_fresh = False  # g was measured at the rest this bout started from
+        self._g_hist: list[float] = []  # the last accepted gravity measurements
 
     # -- public --------------------------------------------------------------------
     def reset(self, at: int) -> None:
@@ -313,11 +321,21 @@ class LobeScanner:
             # the last seconds of the rest: the orientation the movement starts from
             lo = max(self.rest_start, anchor + 1 - self.Wg, self.ring.first)
             seg = self._xc(lo, anchor + 1)
-            self._g_fresh = _steady(seg, float(self.ring.get(anchor, anchor + 1, COL_Q)[0]))
+            up = self.ring.get(lo, anchor + 1, COL_UP).mean(axis=0)
+            up /= max(float(np.linalg.norm(up)), 1e-9)
+            level = float(np.mean(seg))
+            hist = self._g_hist
+            self._g_fresh = _steady(seg, float(self.ring.get(anchor, anchor + 1, COL_Q)[0])) and not (
+                # a sensor reads 1 g alike whichever way it faces, to within its scale error
+                # (its bias is learnt and taken off): a level far from the session's usual one is
+                # a steady acceleration (a slow top running into the descent), not gravity
+                len(hist) >= G_HIST_MIN and abs(level - statistics.median(hist)) > G_JUMP_MPS2
+            )
             if self._g_fresh:
-                self.g = float(np.mean(seg))
-                up = self.ring.get(lo, anchor + 1, COL_UP).mean(axis=0)
-                self._g_up = up / max(float(np.linalg.norm(up)), 1e-9)
+                self.g = level
+                self._g_up = up
+                hist.append(level)
+                del hist[:-G_HIST]
         else:
             self._g_fresh = False
         self.mode = "move"
