@@ -725,7 +725,9 @@ class Engine:
         if any(lobe.bias):
             x = x - ring.get(lo, hi, COL_UP) @ np.asarray(lobe.bias)  # as the lobe was integrated
         sign = lobe.sign if onset else -lobe.sign
-        r = refine_rest_boundary(x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset)
+        r = refine_rest_boundary(
+            x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset, tail=self.scanner.W
+        )
         # never move a boundary past the lobe's own extent
         if onset:
             return float(min(max(r, idx - span), lobe.end))

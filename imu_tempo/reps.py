@@ -826,14 +826,18 @@ RAMP_HIGH = 0.40
 RAMP_LOW = 0.15
 
 
-def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse: float, span: int, onset: bool) -> float:
+def refine_rest_boundary(
+    x: np.ndarray, lo: int, *, g: float, sign: int, coarse: float, span: int, onset: bool, tail: int = 2
+) -> float:
     """Sub-sample time of a movement leaving (``onset``) or reaching a rest.
 
     ``x`` holds samples for absolute indices ``[lo, lo + len(x))``.  For an
     onset, the acceleration of sign ``sign`` ramps up after ``coarse``; the
     boundary is the ramp extrapolated to zero through its 15 % and 40 % points
     (relative to the phase's peak within ``span`` samples).  For a rest end the
-    mirror image is used.  Falls back to ``coarse`` when no clean ramp exists.
+    mirror image is used, searching up to ``tail`` samples past ``coarse`` (a rest is
+    found at the start of a quiet window, and the braking ramp's last, gentlest part
+    can run on inside it).  Falls back to ``coarse`` when no clean ramp exists.
     """
     n = x.shape[0]
     a = sign * (x - g)
@@ -841,7 +845,7 @@ def refine_rest_boundary(x: np.ndarray, lo: int, *, g: float, sign: int, coarse:
     if onset:
         seg_lo, seg_hi = max(0, c - 2), min(n, c + span)
     else:
-        seg_lo, seg_hi = max(0, c - span), min(n, c + 2)
+        seg_lo, seg_hi = max(0, c - span), min(n, c + max(2, tail))
     if seg_hi - seg_lo < 3:
         return coarse
     seg = a[seg_lo:seg_hi]
