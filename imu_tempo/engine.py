@@ -80,6 +80,12 @@ AUTO_CONTINUE = (0.6, 1.6)  # a rep this close (multiples of the median) to an o
 AUTO_CLAIM_S = 0.5  # ... and never within this of a rep of a vertical series
 AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
+AUTO_LOOKBACK_GAP_REPS = 3.0  # when a bout counts, reps held back before it count too across pauses up to
+# this many of its median reps (+ 1 s): a lifter resting a few breaths between reps is still in the set
+AUTO_LEAD_MAX = 3.0  # ... and lasting up to this many median reps: a set's first rep often carries the
+# set-up move (taking the weight to the start position, up to two reps' time) merged in; a longer
+# swing is the set-up alone
+AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may still take in
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
 RING_EXTRA_S = 12.0  # ring capacity beyond the longest rep: refinement and rests look back this far
@@ -227,6 +233,7 @@ class Engine:
         self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
         self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
         self._vwait: list[tuple] = []  # auto: vertical reps inside a forming bout, until it counts or not
+        self._held_back: list[tuple] = []  # auto: recent orientation reps that did not count (yet)
         if self.detector == "vertical":
             self.orient = None
             return
@@ -580,14 +587,17 @@ class Engine:
     def _auto_orient(self, item: tuple) -> None:
         """Detector "auto": count an orientation rep only inside a bout of AUTO_BOUT_MIN reps that no
         vertical series claims and that is not walking.  The bout's first reps wait until it counts,
-        then are released (late) in order, leaving out a set-up move far longer or shorter than them."""
+        then are released (late) in order, leaving out a set-up move far longer or shorter than them;
+        reps held back just before the bout that fit it are released with them (_look_back)."""
         key, seq, start, end = item[0], item[1], item[2], item[3]
         gait = self._orient_gait.pop(seq, 0.0)
         if gait > AUTO_GAIT_MAX or self._claimed(start, end, self._series_spans()):
             self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement
+            self._held_back.clear()  # nothing before walking or a vertical series joins a later bout
             self._release_vwait(key)
             return
         if self._bout and start - self._bout[-1][3] > self._bout_gap():
+            self._hold_back(self._bout if not self._bout_ok else [])
             self._bout, self._bout_ok = [], False  # a new bout: the last one ended (or never counted)
             self._release_vwait(key)
         self._bout.append(item)
@@ -601,11 +611,46 @@ class Engine:
             med = durs[len(durs) // 2]
             lo, hi = AUTO_CONSISTENT
             release = [q for q in self._bout if lo * med <= q[3] - q[2] <= hi * med]
+            kept = {q[1] for q in release}
+            self._hold_back([q for q in self._bout if q[1] not in kept])
+            release = self._look_back(release) + release
+            self._held_back.clear()
             self._bout_ok = True
             self._vwait = []  # the vertical channel's fragments of the bout's movement
         for q in release:
             self._release_held(before_key=key, next_item=q)
             self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
+
+    def _hold_back(self, items: list[tuple]) -> None:
+        """Auto: orientation reps that did not count; a bout that counts right after may take them in."""
+        self._held_back = sorted(self._held_back + list(items), key=lambda q: q[2])[-AUTO_HELD_BACK:]
+
+    def _look_back(self, release: list[tuple]) -> list[tuple]:
+        """Auto: a bout counts from its first released rep; the reps held back just before it (a rep
+        stranded before a rest-pause, a first rep with the set-up move merged in) count too while
+        they follow each other with pauses under AUTO_LOOKBACK_GAP_REPS median reps (+ 1 s), last
+        AUTO_CONSISTENT[0] to AUTO_LEAD_MAX median reps (of the reps released), and no vertical rep or series has their
+        movement.  Never before the open set's last rep (reps do not overlap)."""
+        if not release:
+            return []
+        durs = sorted(q[3] - q[2] for q in release)
+        med = float(np.median(durs))
+        first = release[0]
+        gap = AUTO_LOOKBACK_GAP_REPS * med + self.fs_hz
+        series = self._series_spans()
+        floor = self._open.last_raw_end if self._open is not None and self._open.reps else float("-inf")
+        taken: list[tuple] = []
+        nxt = first
+        for q in reversed([q for q in self._held_back if q[3] <= first[2]]):
+            if nxt[2] - q[3] > gap or not AUTO_CONSISTENT[0] * med <= q[3] - q[2] <= AUTO_LEAD_MAX * med:
+                break
+            if self._claimed(q[2], q[3], series) or self._overlaps_vertical(q[2], q[3]):
+                break
+            if self._time_at(q[2]) < floor:
+                break
+            taken.append(q)
+            nxt = q
+        return taken[::-1]
 
     def _continues_set(self, item: tuple) -> bool:
         """Auto: does this orientation rep go on with an established set (AUTO_BOUT_MIN reps of either

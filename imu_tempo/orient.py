@@ -685,8 +685,12 @@ class OrientationRepDetector:
         """Fractional absolute raw indices where p leaves a's level and reaches c's level."""
         base = self._base
         sgn = b.kind  # direction of the excursion
-        up = sgn * (self._p[a.j - base : b.j - base + 1] - a.value)  # rises from 0 to s1
-        lvl = self.edge_frac * s1
+        # the rep starts where p last left the level it returns to: when p came from further away
+        # (a set-up move into the start position, or the running mean drifting during a pause),
+        # that part before the rep's own start level is not the rep
+        lvl0, s0 = (c.value, s2) if sgn * (c.value - a.value) > 0 else (a.value, s1)
+        up = sgn * (self._p[a.j - base : b.j - base + 1] - lvl0)  # rises from (<=) 0 to s0
+        lvl = self.edge_frac * s0
         below = np.flatnonzero(up <= lvl)
         i = int(below[-1])  # last sample at the start level (a.j itself qualifies)
         start = a.j + i + _frac(up, i, lvl)

@@ -230,3 +230,27 @@ def test_rotating_reps_right_after_a_vertical_series_go_on_with_its_set(fs):
     assert len(vert) == len(lifts)
     assert len(lifts) < len(auto) <= len(lifts) + 2
     assert len(eng.sets) == 1
+
+
+@pytest.mark.parametrize("fs", [25.0, 50.0, 100.0])
+def test_reps_stranded_before_a_short_rest_pause_count_when_the_bout_after_it_does(fs):
+    """Two reps, a rest-pause of a few breaths (longer than a bout's pauses, shorter than
+    AUTO_LOOKBACK_GAP_REPS reps), then the set goes on: the two are the set's first reps."""
+    _, a0, _ = rotating_session(fs_hz=fs, reps=2, period_s=1.5, tail_s=5.0, seed=3)
+    _, a1, _ = rotating_session(fs_hz=fs, reps=4, period_s=1.5, lead_s=0.0, seed=3)
+    a = np.concatenate([a0, a1])
+    t = np.arange(a.shape[0]) / fs
+    _, orient = run(t, a, None, fs, detector="orientation")
+    _, auto = run(t, a, None, fs, detector="auto")
+    assert len(orient) == 6
+    assert spans(auto) == spans(orient)
+
+
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+def test_reps_before_a_long_rest_are_not_taken_into_the_next_bout(fs):
+    _, a0, _ = rotating_session(fs_hz=fs, reps=2, period_s=1.5, tail_s=15.0, seed=3)
+    _, a1, _ = rotating_session(fs_hz=fs, reps=4, period_s=1.5, lead_s=0.0, seed=3)
+    a = np.concatenate([a0, a1])
+    t = np.arange(a.shape[0]) / fs
+    _, auto = run(t, a, None, fs, detector="auto")
+    assert auto and all(r.start_s > 10.0 for r in auto)

@@ -270,3 +270,15 @@ class TestErrors:
         bad[2, 1] = np.nan
         with pytest.raises(ValueError, match="NaN"):
             det.feed(bad)
+
+
+@pytest.mark.parametrize("fs", [25.0, 50.0, 100.0])
+def test_the_first_rep_after_a_pause_starts_after_the_drift_of_the_running_mean(fs):
+    """At rest the running mean drifts towards the rest direction, so p creeps away from the level the
+    last rep ended at; the next rep starts where p left the level it returns to, not early in the pause."""
+    a0 = _rotation_stream(fs_hz=fs, cycles=2, period_s=1.5, rest_s=5.0, seed=3)  # reps 5-8 s, rest to 13 s
+    a1 = _rotation_stream(fs_hz=fs, cycles=4, period_s=1.5, rest_s=3.0, seed=4)[int(round(3.0 * fs)) :]
+    reps = _run(np.concatenate([a0, a1]), fs_hz=fs)
+    assert len(reps) == 6
+    assert reps[2].start / fs > 10.5  # the rep after the pause (13-14.5 s) starts in the pause's second half at worst
+    assert abs(reps[2].end / fs - 14.5) < 0.4
