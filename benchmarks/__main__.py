@@ -32,7 +32,9 @@ from .common import StreamingFloor, interleaved_times, machine, median_ratio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SECTIONS = ("batch", "streaming", "latency", "accuracy", "athletes", "memory", "serial", "ble", "web", "hotspots")
+SECTIONS = ("batch", "streaming", "latency", "accuracy", "accuracy_heldout", "athletes", "memory", "serial", "ble",
+            "web", "hotspots")
+HELDOUT_SEEDS = range(10, 14)
 QUICK_SECTIONS = tuple(s for s in SECTIONS if s not in ("web", "hotspots"))  # browser and profiles: full run only
 CHECK_SECTIONS = ("batch", "streaming", "latency", "athletes", "memory")
 
@@ -236,6 +238,23 @@ def _fmt(x: Any) -> str:
 
 def _yn(x: bool) -> str:
     return "yes" if x else "no"
+
+
+def _accuracy_goals(acc: dict) -> str:
+    """Issue 2's accuracy goals, judged from the numbers of one accuracy run."""
+    o = acc["overall"]
+    rates = {float(k.split()[0]): v for k, v in acc.items() if isinstance(v, dict) and k.endswith(" Hz")}
+    mae_ok = all(v["duration_mae_ms"] is not None and v["duration_mae_ms"] <= max(15.0, 1000.0 / fs)
+                 for fs, v in rates.items())
+    parts = [
+        f"exact count on >= 98 % of sets: {_goal(o['exact_count_rate'] >= 0.98)}",
+        "duration MAE <= max(15 ms, one sample) at each rate ("
+        + ", ".join(f"{fs:g} Hz: {v['duration_mae_ms']} <= {max(15.0, 1000.0 / fs):g}" for fs, v in sorted(rates.items()))
+        + f"): {_goal(mae_ok)}",
+        f"first failing rep exact on >= 95 % of fatiguing sets: {_goal(o['first_failure_exact_rate'] >= 0.95)}",
+        f"no failure on fresh sets: {_goal(o['fresh_sets_flagged_rate'] == 0)}",
+    ]
+    return "Goals (issue 2): " + "; ".join(parts) + "."
 
 
 def _goal(ok: bool | None) -> str:
@@ -507,17 +526,25 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 f"| {k} | {v['sets']} | {v['exact_count_rate']} | {v['duration_mae_ms']} | {v['duration_median_abs_ms']} | "
                 f"{v['first_failure_exact_rate']} | {v['fresh_sets_flagged_rate']} | {v['latency_median_ms']} | {v['latency_p95_ms']} |"
             )
-        L += [
-            "",
-            "Goals (issue 2): exact count on >= 98 % of sets, duration MAE <= max(15 ms, one sample), first failing rep "
-            "exact on >= 95 % of fatiguing sets, no failure on fresh sets; latency median <= 150 ms, p95 <= 300 ms. "
-            "The duration goal holds at each rate (25 Hz: one sample is 40 ms; 50 Hz: 20 ms; 100 and 200 Hz: 15 ms); "
-            "exact count and first failure are **not met**.  Weakest: pull-ups (a slow grinding rep looks like a rest; "
-            "its top turnaround comes early, so the concentric time runs short) and a set's last rep when it flows "
-            "into racking the bar without a stop.  The p95 latency of kettlebell swings is the set's first swing, "
-            "which waits for the second.",
-            "",
-        ]
+        L += ["", _accuracy_goals(acc), ""]
+        held = res.get("accuracy_heldout")
+        if held:
+            L += [
+                f"Held out: the same grid with seeds {HELDOUT_SEEDS.start}-{HELDOUT_SEEDS.stop - 1} "
+                f"(`python -m benchmarks.accuracy --seeds {HELDOUT_SEEDS.start}-{HELDOUT_SEEDS.stop - 1}`): other sessions, "
+                "used while developing only as a check (a change had to hold up on them too), while the grid above "
+                "was studied set by set.  The gap between the two is how much of the grid's result is fitted to "
+                "its sessions; read these as the expected accuracy on sessions the simulator has not shown us.",
+                "",
+                "| slice | sets | exact count | duration MAE ms | first failure exact | fresh sets flagged |",
+                "|---|---|---|---|---|---|",
+            ]
+            for k, v in held.items():
+                if isinstance(v, dict):
+                    L.append(f"| {k} | {v['sets']} | {v['exact_count_rate']} | {v['duration_mae_ms']} | "
+                             f"{v['first_failure_exact_rate']} | {v['fresh_sets_flagged_rate']} |")
+            L += ["", _accuracy_goals(held), ""]
+        L += ["The p95 latency of kettlebell swings is the set's first swing, which waits for the second.", ""]
     if res.get("real"):
         r = res["real"]
         L += [
@@ -565,7 +592,7 @@ def _summary_line(name: str, value: Any) -> str:
     if name == "latency":
         v = value["variants"][0]
         return f"median {v['latency_median_ms']} ms, p95 {v['latency_p95_ms']} ms (first rep {v['first_rep_median_ms']} ms)"
-    if name == "accuracy":
+    if name in ("accuracy", "accuracy_heldout"):
         return json.dumps(value["overall"])
     if name == "athletes":
         return "; ".join(f"N={r['athletes']}: rep p99 {r['rep_delay_ms']['p99']} ms, CPU {r['cpu_fraction']}, keeps up {r['keeps_up']}"
@@ -634,6 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     section("streaming", lambda: streaming(quick))
     section("latency", lambda: latency.run(quick))
     section("accuracy", lambda: accuracy.run(quick))
+    if not quick:
+        # seeds never looked at while the detector was tuned: how far the grid's numbers carry
+        section("accuracy_heldout", lambda: accuracy.run(False, seeds=HELDOUT_SEEDS))
     section("athletes", lambda: many_athletes.run(quick))
     section("memory", lambda: memory.run(quick))
     section("serial", lambda: serial_path.run(quick=quick))
