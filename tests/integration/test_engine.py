@@ -352,3 +352,26 @@ def test_a_grinding_last_pull_up_is_counted_at_25_hz(seed):
     reps = [r for st in eng.sets for r in st.reps]
     assert len(reps) == len(s.truth)
     assert abs(reps[-1].end_s - s.truth[-1].end_s) < 0.15
+
+
+@pytest.mark.parametrize(
+    ("exercise", "fs", "seed", "fatigue"), [("push_press", 25.0, 12, False), ("jump_squat", 100.0, 5, True)]
+)
+def test_a_walk_does_not_start_a_set(exercise, fs, seed, fatigue):
+    """Steps bob the sensor and drift adds up: a small 'rep' in a walk must not open a set (and fail it).
+
+    Simulated sessions whose walk to the bar, or away from it, used to make a rep; every rep must now
+    lie in the set, and the fresh set must not fail.
+    """
+    from imu_tempo.simulate import EXERCISES, simulate_session
+
+    s = simulate_session(exercise=exercise, fs_hz=fs, seed=seed, fatigue=fatigue)
+    walks = [(a.start_s, a.end_s) for a in s.activities if a.label == "walk"]
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, settings_=Settings(measure=EXERCISES[exercise].measure))
+    reps = [r for st in eng.sets for r in st.reps]
+    assert reps
+    for r in reps:
+        assert not any(a <= r.start_s < b for a, b in walks), (r.start_s, walks)
+    if not fatigue:
+        assert len(reps) == len(s.truth)
+        assert all(st.first_failure_rep is None for st in eng.sets)
