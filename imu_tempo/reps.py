@@ -199,6 +199,23 @@ class LobeScanner:
         lo = max(self.floor, self.ring.first, start - window + 1)
         return self.ring.get(lo, stop, COL_X), lo
 
+    def _at_gravity(self, start: int, stop: int) -> np.ndarray | bool:
+        """Per sample in [start, stop): the quiet window's mean is a gravity this sensor reads.
+
+        A slow top (a grinding pull-up or press running into its descent) is quiet for most of a
+        second at 0.6 m/s^2 below gravity; taken for a rest, it zeroes the velocity of a descent
+        under way and the rep is lost.  Once the session has G_HIST_MIN gravity measurements, a
+        rest's window must be within G_JUMP_MPS2 of their median.
+        """
+        if len(self._g_hist) < G_HIST_MIN:
+            return True
+        lo = max(start - self.W + 1, self.ring.first)
+        c = np.concatenate(([0.0], np.cumsum(self._xc(lo, stop))))
+        end = np.arange(start, stop) - lo + 1
+        begin = np.maximum(end - self.W, 0)
+        mean = (c[end] - c[begin]) / (end - begin)
+        return np.abs(mean - statistics.median(self._g_hist)) <= G_JUMP_MPS2
+
     def _quiet_cached(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Quiet flags over the short (rest) and long (forced rest) windows for [start, stop).
 
@@ -359,7 +376,7 @@ class LobeScanner:
         self._u_scan, self._u_base = u, i
         q, ql = self._quiet_cached(i, stop)
         idx = np.arange(i, stop)
-        rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
+        rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from) & self._at_gravity(i, stop)
         # No phase of a rep lasts this long: the velocity has drifted.  Re-anchor as if at rest;
         # the assembler drops the lobe (it never returns to its start level).
         open_since = (self.pending or self.cur).start if (self.pending or self.cur) else i

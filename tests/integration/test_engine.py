@@ -375,3 +375,18 @@ def test_a_walk_does_not_start_a_set(exercise, fs, seed, fatigue):
     if not fatigue:
         assert len(reps) == len(s.truth)
         assert all(st.first_failure_rep is None for st in eng.sets)
+
+
+@pytest.mark.parametrize("fs", [100.0, 200.0])
+def test_a_slow_top_running_into_the_descent_is_not_a_rest(fs):
+    """The last pull-up of a set floats over the top and sinks at 0.6 m/s^2 below gravity for most of a
+    second: quiet, but not a rest.  Taken for one, it zeroed the descent's velocity and the rep ran on
+    into the drop from the bar (simulated set whose last rep has a 1.2 s concentric phase)."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="pull_up", fs_hz=fs, seed=10)
+    assert s.truth[-1].concentric_s > 1.15
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    reps = [r for st in eng.sets for r in st.reps]
+    assert len(reps) == len(s.truth)
+    assert abs(reps[-1].end_s - s.truth[-1].end_s) < 0.15, (reps[-1].end_s, s.truth[-1].end_s)
