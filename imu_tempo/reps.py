@@ -199,22 +199,28 @@ class LobeScanner:
         lo = max(self.floor, self.ring.first, start - window + 1)
         return self.ring.get(lo, stop, COL_X), lo
 
-    def _at_gravity(self, start: int, stop: int) -> np.ndarray | bool:
-        """Per sample in [start, stop): the quiet window's mean is a gravity this sensor reads.
+    def _first_at_gravity(self, points: np.ndarray) -> int:
+        """Index into ``points`` (rest candidates, ascending) of the first whose quiet window's mean
+        is a gravity this sensor reads, or -1.
 
         A slow top (a grinding pull-up or press running into its descent) is quiet for most of a
         second at 0.6 m/s^2 below gravity; taken for a rest, it zeroes the velocity of a descent
         under way and the rep is lost.  Once the session has G_HIST_MIN gravity measurements, a
-        rest's window must be within G_JUMP_MPS2 of their median.
+        rest's window must be within G_JUMP_MPS2 of their median.  Candidates are judged a few
+        dozen at a time: the first one that passes is usually among the first few.
         """
-        if len(self._g_hist) < G_HIST_MIN:
-            return True
-        lo = max(start - self.W + 1, self.ring.first)
-        c = np.concatenate(([0.0], np.cumsum(self._xc(lo, stop))))
-        end = np.arange(start, stop) - lo + 1
-        begin = np.maximum(end - self.W, 0)
-        mean = (c[end] - c[begin]) / (end - begin)
-        return np.abs(mean - statistics.median(self._g_hist)) <= G_JUMP_MPS2
+        usual = statistics.median(self._g_hist)
+        for c0 in range(0, points.shape[0], 64):
+            pts = points[c0 : c0 + 64]
+            lo = max(int(pts[0]) - self.W + 1, self.ring.first)
+            c = np.concatenate(([0.0], np.cumsum(self._xc(lo, int(pts[-1]) + 1))))
+            end = pts - lo + 1
+            begin = np.maximum(end - self.W, 0)
+            ok = np.abs((c[end] - c[begin]) / (end - begin) - usual) <= G_JUMP_MPS2
+            hit = np.flatnonzero(ok)
+            if hit.size:
+                return c0 + int(hit[0])
+        return -1
 
     def _quiet_cached(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Quiet flags over the short (rest) and long (forced rest) windows for [start, stop).
@@ -376,16 +382,30 @@ class LobeScanner:
         self._u_scan, self._u_base = u, i
         q, ql = self._quiet_cached(i, stop)
         idx = np.arange(i, stop)
-        rest = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from) & self._at_gravity(i, stop)
+        quiet = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
         # No phase of a rep lasts this long: the velocity has drifted.  Re-anchor as if at rest;
         # the assembler drops the lobe (it never returns to its start level).
         open_since = (self.pending or self.cur).start if (self.pending or self.cur) else i
-        rest |= (idx - open_since) > self.max_lobe
+        too_long = (idx - open_since) > self.max_lobe
+
+        def rests(other: np.ndarray) -> np.ndarray:
+            # Quiet samples that are rests, up to the first other event (every branch stops at
+            # its first event, a rest winning a tie): only those need the gravity check.
+            out = too_long.copy()
+            lim = _first(other)
+            cand = np.flatnonzero(quiet[: lim + 1] if lim >= 0 else quiet)
+            if cand.size:
+                k = self._first_at_gravity(i + cand) if len(self._g_hist) >= G_HIST_MIN else 0
+                if k >= 0:
+                    out[cand[k]] = True
+            return out
+
         cur = self.cur
         assert cur is not None
         pend = self.pending
         if cur.sign == 0:
             est = np.abs(v) >= self.p.v_establish_mps
+            rest = rests(est)
             j = _first(est | rest)
             if j < 0:
                 return self._consume(v, i, i, stop)
@@ -396,6 +416,7 @@ class LobeScanner:
         s = cur.sign
         if pend is None:
             cross = s * v < 0
+            rest = rests(cross)
             j = _first(cross | rest)
             if j < 0:
                 return self._consume(v, i, i, stop)
@@ -409,6 +430,7 @@ class LobeScanner:
             return self._consume(v, i, i + j, i + j + 1)
         est = -s * v >= self.p.v_establish_mps
         back = s * v > 0
+        rest = rests(est | back)
         j = _first(est | back | rest)
         if j < 0:
             return self._consume(v, i, i, stop)
