@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import NoiseFloor, StreamingFilter, smoothing_fir
+from .filters import NoiseFloor, StreamingFilter, smoothing_fir, step_periodicity
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
@@ -50,6 +50,7 @@ from .reps import (
     LobeScanner,
     RepAssembler,
     RepCandidate,
+    debiased_x,
     refine_rest_boundary,
 )
 from .ring import RingBuffer
@@ -74,13 +75,12 @@ NOISE_QUIET_SIGMAS = 4.0  # a rest's range may reach this many of the sensor's n
 PARTIAL_ROM = 0.4  # a rep rising less than this fraction of its set's (median) reps is not a rep
 # A rep cannot start a set while the sensor shows steps (a walk to the bar, whose bobbing and
 # drift can add up to a small 'rep'): the vertical signal over the rep and the second before it
-# is periodic at a step's period (autocorrelation peak >= WALK_GAIT_MIN at lags WALK_LAGS_S) and
+# is periodic at a step's period (filters.step_periodicity >= WALK_GAIT_MIN) and
 # the rep rises less than WALK_MAX_ROM_M.  On 14 seeds of the simulated grid, reps that rise less
 # than that score at most 0.35 (pull-ups); the walking 'reps' 0.44-0.86.  Kettlebell swings can
 # score 0.56 (the bell passes the bottom twice a swing) but rise far more.  Reps inside a set are
 # never judged this way.
 WALK_GAIT_MIN = 0.45
-WALK_LAGS_S = (0.3, 0.75)
 WALK_MAX_ROM_M = 0.3
 WALK_MIN_RMS_MPS2 = 0.5  # quieter than this, a correlation would be of noise, not steps
 ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
@@ -680,23 +680,10 @@ class Engine:
         return lo * med <= end_s - start_s <= hi * med
 
     def _steps(self, lo: int, hi: int) -> float:
-        """How periodic the vertical signal over [lo, hi) is at a step's period: the best normalised
-        autocorrelation peak at lags WALK_LAGS_S (near 1 while walking, about 0 in lifts)."""
+        """How periodic the vertical signal over [lo, hi) is at a step's period (filters.step_periodicity)."""
         hi = min(hi, self.ring.total)
         x = self.ring.get(lo, hi, COL_X) if hi > lo else np.zeros(0)
-        n = x.shape[0]
-        lag_lo = max(1, int(WALK_LAGS_S[0] * self.fs_hz))
-        lag_hi = min(n // 2, int(WALK_LAGS_S[1] * self.fs_hz) + 1)
-        if lag_hi - lag_lo < 3:
-            return 0.0
-        x = x - x.mean()
-        e = float(x @ x)
-        if e <= n * WALK_MIN_RMS_MPS2**2:
-            return 0.0
-        lags = np.arange(lag_lo - 1, lag_hi + 1)
-        ac = np.array([x[k:] @ x[: n - k] for k in lags]) / e * n / (n - lags)
-        pk = np.flatnonzero((ac[1:-1] > ac[:-2]) & (ac[1:-1] >= ac[2:])) + 1
-        return float(max(0.0, ac[pk].max())) if pk.size else 0.0
+        return step_periodicity(x, fs_hz=self.fs_hz, min_rms=WALK_MIN_RMS_MPS2)
 
     def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
         ring = self.ring
@@ -799,9 +786,7 @@ class Engine:
         hi = min(ring.total - self.delay if not self._finished else ring.total, int(idx) + span + 3)
         if hi - lo < 4:
             return idx
-        x = ring.get(lo, hi, COL_X)
-        if any(lobe.bias):
-            x = x - ring.get(lo, hi, COL_UP) @ np.asarray(lobe.bias)  # as the lobe was integrated
+        x = debiased_x(ring, lo, hi, lobe.bias)  # as the lobe was integrated
         sign = lobe.sign if onset else -lobe.sign
         r = refine_rest_boundary(
             x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset, tail=self.scanner.W

@@ -95,6 +95,34 @@ def smoothing_fir(*, fs_hz: float, half_width_s: float) -> tuple[np.ndarray, int
     return taps, half
 
 
+STEP_PERIODS_S = (0.3, 0.75)  # the periods of a walking step (cadence 80-200 steps/min)
+
+
+def step_periodicity(
+    x: np.ndarray, *, fs_hz: float, min_rms: float, periods_s: tuple[float, float] = STEP_PERIODS_S
+) -> float:
+    """How periodic ``x`` is at a step's period: the best normalised autocorrelation peak at lags
+    ``periods_s`` (near 1 while walking, about 0 in lifts).
+
+    ``x`` is a window of a magnitude-like signal sampled at ``fs_hz``; when its RMS variation is
+    below ``min_rms`` (same unit), or the window is too short for the lags, the answer is 0: a
+    correlation of noise says nothing about steps.
+    """
+    n = x.shape[0]
+    lag_lo = max(1, int(periods_s[0] * fs_hz))
+    lag_hi = min(n // 2, int(periods_s[1] * fs_hz) + 1)
+    if lag_hi - lag_lo < 3:
+        return 0.0
+    x = x - x.mean()
+    e = float(x @ x)
+    if e <= n * min_rms**2:
+        return 0.0
+    lags = np.arange(lag_lo - 1, lag_hi + 1)
+    ac = np.array([x[k:] @ x[: n - k] for k in lags]) / e * n / (n - lags)
+    pk = np.flatnonzero((ac[1:-1] > ac[:-2]) & (ac[1:-1] >= ac[2:])) + 1
+    return float(max(0.0, ac[pk].max())) if pk.size else 0.0
+
+
 class NoiseFloor:
     """The sensor's noise level, learned from the signal: the quietest cell of the recent past.
 

@@ -67,6 +67,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
 from .errors import ConfigError
+from .filters import step_periodicity
 
 __all__ = ["OrientRep", "OrientationRepDetector"]
 
@@ -81,7 +82,6 @@ _PEAK_PREFER = 0.85  # the shortest period whose peak is this close to the best 
 _GAP_FRAC = 0.25  # turnarounds closer than this fraction of the period to the last are not confirmed
 _REP_FRAC = 0.6  # a rep lasts at least this fraction of the period (start to end turnaround)
 _GAIT_WINDOW_S = 4.0  # OrientRep.gait: history it looks at ...
-_GAIT_LAGS_S = (0.3, 0.75)  # ... and the step periods it looks for
 _GAIT_MIN_RMS_G = 0.05  # ... if |a| varies at least this much (RMS, g): steps jolt the sensor
 _GAIT_LOWPASS_HZ = 4.0  # ... in |a| low-passed at this (or 0.4 x the decimated rate)
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
@@ -618,19 +618,8 @@ class OrientationRepDetector:
         """OrientRep.gait for the window ending at decimated index j."""
         hi = j - self._base + 1
         x = self._mag[max(0, hi - int(round(_GAIT_WINDOW_S * self._fs_d))) : hi]
-        n = x.shape[0]
-        lo_lag = max(1, int(_GAIT_LAGS_S[0] * self._fs_d))
-        hi_lag = min(n // 2, int(_GAIT_LAGS_S[1] * self._fs_d) + 1)
-        if hi_lag - lo_lag < 3:
-            return 0.0
-        x = x - x.mean()
-        e = float(x @ x)
-        if e <= n * _GAIT_MIN_RMS_G**2:  # too still for steps: the correlation would be of noise
-            return 0.0
-        lags = np.arange(lo_lag - 1, hi_lag + 1)
-        ac = np.array([x[k:] @ x[: n - k] for k in lags]) / e * n / (n - lags)
-        pk = np.flatnonzero((ac[1:-1] > ac[:-2]) & (ac[1:-1] >= ac[2:])) + 1
-        return float(max(0.0, ac[pk].max())) if pk.size else 0.0
+        # too still for steps below _GAIT_MIN_RMS_G: the correlation would be of noise
+        return step_periodicity(x, fs_hz=self._fs_d, min_rms=_GAIT_MIN_RMS_G)
 
     def _update_period(self, j: int) -> None:
         """Dominant period of the gravity direction over the window ending at decimated index j

@@ -282,11 +282,8 @@ class LobeScanner:
         return q
 
     def _xc(self, lo: int, hi: int) -> np.ndarray:
-        """``x`` for [lo, hi) with the learnt accelerometer bias taken off (``x - bias . up``)."""
-        x = self.ring.get(lo, hi, COL_X)
-        if self.bias.any():
-            x = x - self.ring.get(lo, hi, COL_UP) @ self.bias
-        return x
+        """``x`` for [lo, hi) with the learnt accelerometer bias taken off."""
+        return debiased_x(self.ring, lo, hi, self.bias)
 
     def _onset(self, anchor: int, j: int) -> int:
         """Move a quiet-break anchor back to where a slow start really left the rest level.
@@ -655,6 +652,15 @@ class LobeScanner:
             c = np.cumsum(self._xc(rest_start, self.pos))
             self.ring.put(rest_start, COL_C, c)
             self.c_prev = float(c[-1])
+
+
+def debiased_x(ring: RingBuffer, lo: int, hi: int, bias) -> np.ndarray:
+    """``x`` (COL_X) for [lo, hi) less an accelerometer bias seen along each sample's ``up``
+    (``x - bias . up``): what a lobe integrated with that bias (``Lobe.bias``)."""
+    x = ring.get(lo, hi, COL_X)
+    if any(bias):
+        x = x - ring.get(lo, hi, COL_UP) @ np.asarray(bias, dtype=float)
+    return x
 
 
 def _first(mask: np.ndarray) -> int:
