@@ -96,6 +96,8 @@ AUTO_LOOKBACK_GAP_REPS = 3.0  # when a bout counts, reps held back before it cou
 AUTO_LEAD_MAX = 3.0  # ... and lasting up to this many median reps: a set's first rep often carries the
 # set-up move (taking the weight to the start position, up to two reps' time) merged in; a longer
 # swing is the set-up alone
+MAX_HELD = 4  # a set's first reps waiting for one that settles them (Engine._holds) ...
+SLOW_SETUP_S = 3.0  # ... among them reps rising less than WALK_MAX_ROM_M over more than this
 AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may still take in
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
@@ -142,7 +144,7 @@ class Engine:
         self._rep_queue: list[tuple] = []
         self._qseq = 0
         self._vertical_spans: list[tuple[float, float]] = []
-        self._held = None  # a set's first rep, until its second confirms it
+        self._held: list[tuple] = []  # a set's first rep(s), until a rep that rises confirms them
         self._set_scan_pos = 0  # samples before this were already checked against the set deadline
 
     # -- public API -----------------------------------------------------------------------
@@ -398,10 +400,10 @@ class Engine:
         if final:  # auto: a bout still forming at the end of data will not count
             self._release_vwait(self.ring.total - 1)
         self._release_held(before_key=self.ring.total)
-        if final and self._finished and self._held is not None:
-            h = self._held
-            self._held = None
-            self._finalize_rep(max(h[0], self.ring.total - 1), h[2], h[3], h[4], h[5], h[6])
+        if final and self._finished:
+            held, self._held = self._held, []
+            for h in held:
+                self._finalize_rep(max(h[0], self.ring.total - 1), h[2], h[3], h[4], h[5], h[6])
         self._check_set_end(upto=self.ring.total)
 
     def _on_lobe(self, lobe: Lobe) -> None:
@@ -515,37 +517,59 @@ class Engine:
 
     def _emit_vertical(self, item: tuple) -> None:
         key, _, start, end, conc_s, peak_v, rom, channel = item
-        self._release_held(before_key=key, next_item=item)
-        if channel == "vertical-continuous" and rom is not None and self._open is None and self._held is None:
-            # A set's first rep waits for its second: a set-up move (a kettlebell hike, a
-            # lift onto the back) looks like a short rep; it rises far less than the next.
-            self._held = item
+        self._release_held(before_key=key, next_item=None if self._holds(item) else item)
+        if self._holds(item):
+            self._held.append(item)
             return
         self._finalize_rep(key, start, end, conc_s, peak_v, rom)
 
+    def _holds(self, item: tuple) -> bool:
+        """Whether a vertical rep waits for a later one before it may open a set.
+
+        A set-up move looks like a rep that rises far less than the set's reps: a kettlebell
+        hike or a lift onto the back flows into the first rep; drift while walking up to the
+        bell, then bending to it, is one slow 'rep' that rises little.  So a set's first rep
+        waits when it flows into the next (continuous sets), and when it rises less than
+        WALK_MAX_ROM_M over more than SLOW_SETUP_S; a rep that does not wait settles them.
+        A paused set's first rep that rises like a lift is not delayed.
+        """
+        rom, channel = item[6], item[7]
+        if rom is None or self._open is not None or len(self._held) >= MAX_HELD:
+            return False
+        if channel == "vertical-continuous":
+            return not any(h[7] == "vertical-continuous" for h in self._held)
+        slow = self._time_at(item[3]) - self._time_at(item[2]) > SLOW_SETUP_S
+        return slow and rom < WALK_MAX_ROM_M
+
     def _release_held(self, *, before_key: int, next_item=None) -> None:
-        """Settle a held first rep: drop it as set-up, or emit it (late) before what follows."""
-        held = self._held
-        if held is None:
+        """Settle the held first reps: drop set-up moves, emit the rest (late) before what follows.
+
+        They are emitted as they are if the set would close (a rest of ``set_rest_s``) after the
+        last of them before ``before_key``; when ``next_item`` confirms them, those rising less than
+        PARTIAL_ROM of its rise are left out.
+        """
+        if not self._held:
             return
-        hkey, _, hstart, hend, hconc, hpeak, hrom, _ = held
-        deadline_t = self._time_at(hend) + self.settings.end_offset_s + self.settings.set_rest_s
-        # index at which the set would close with this rep alone
-        lo = max(self.ring.first, hkey)
+        held = self._held
+        last = held[-1]
+        deadline_t = self._time_at(last[3]) + self.settings.end_offset_s + self.settings.set_rest_s
+        lo = max(self.ring.first, last[0])
         hi = max(lo, min(self.ring.total, before_key + 1))
         ts = self.ring.get(lo, hi, COL_T) if hi > lo else np.zeros(0)
         closed = np.flatnonzero(ts >= deadline_t)
         if closed.size:
-            self._held = None
-            self._finalize_rep(lo + int(closed[0]), hstart, hend, hconc, hpeak, hrom)
+            self._held = []
+            for h in held:
+                self._finalize_rep(lo + int(closed[0]), h[2], h[3], h[4], h[5], h[6])
             return
         if next_item is None:
             return
-        self._held = None
+        self._held = []
         nrom = next_item[6]
-        if nrom is not None and hrom < 0.4 * nrom:
-            return  # set-up, not a rep
-        self._finalize_rep(max(hkey, next_item[0]), hstart, hend, hconc, hpeak, hrom)
+        for h in held:
+            if nrom is not None and h[6] is not None and h[6] < PARTIAL_ROM * nrom:
+                continue  # set-up, not a rep
+            self._finalize_rep(max(h[0], next_item[0]), h[2], h[3], h[4], h[5], h[6])
 
     def _overlaps_vertical(self, start: float, end: float) -> bool:
         waiting = {(q[2], q[3]) for q in self._vwait}  # auto: not emitted; the bout decides between them

@@ -217,6 +217,30 @@ def test_a_hike_before_continuous_swings_is_not_a_rep():
     assert reps[0].detected_at_s == reps[1].detected_at_s  # held until the second confirmed it
 
 
+def test_a_paused_sets_first_rep_is_not_held():
+    """Only set-up look-alikes wait: a brisk first rep that ends at rest is out at once, even one
+    that rises as little as a walk's drift (0.25 m: a sensor on the upper arm in pull-ups)."""
+    t, a, w, truth = vertical_session(reps=4, pattern="up_first", rom_m=0.25, pause_s=1.5, gyro=True)
+    _, events = run(t, a, w, 100.0, settings_=Settings(threshold_s=3.0))
+    reps = reps_of(events)
+    assert len(reps) == len(truth)
+    assert reps[0].detected_at_s < truth[1][0]
+
+
+@pytest.mark.parametrize(("fs", "seed", "fatigue"), [(25.0, 13, False), (50.0, 7, True)])
+def test_a_walk_and_pick_up_before_swings_is_not_a_rep(fs, seed, fatigue):
+    """Simulated kettlebell sessions whose walk to the bell and pick-up made one 6-7 s 'rep' that
+    opened the set and failed it at rep 1."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=0.002)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    assert len(eng.sets) == 1
+    assert eng.sets[0].rep_count == len(s.truth)
+    assert eng.sets[0].first_failure_rep == s.truth_failure.get(1)
+    assert abs(eng.sets[0].reps[0].start_s - s.truth[0].start_s) < 0.05
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_reps_never_overlap_on_simulated_sessions(seed):
     from imu_tempo.simulate import simulate_session
