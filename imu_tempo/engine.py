@@ -100,6 +100,8 @@ MAX_HELD = 4  # a set's first reps waiting for one that settles them (Engine._ho
 SLOW_SETUP_S = 3.0  # ... among them reps rising less than WALK_MAX_ROM_M over more than this
 AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may still take in
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
+SOFT_TURN_V = 0.15  # a rep's start or end turnaround is a stop if the velocity stays under this (x peak) between
+SOFT_TOP_V = 0.25  # ... and the top of its lift, inside the rep
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
 RING_EXTRA_S = 12.0  # ring capacity beyond the longest rep: refinement and rests look back this far
 SCHEMA = "imu-tempo.analysis/1"
@@ -435,10 +437,10 @@ class Engine:
         if k < len(c.lobes) - 1:
             last = c.lobes[k]
             end_at, end_kind = last.end, last.end_kind
-        start = self._refine(c.start, c.start_kind, first, onset=True, soft=True)
-        end = self._refine(end_at, end_kind, last, onset=False, soft=True)
+        start = self._refine(c.start, c.start_kind, first, onset=True, soft=SOFT_TURN_V)
+        end = self._refine(end_at, end_kind, last, onset=False, soft=SOFT_TURN_V)
         conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
-        conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False)
+        conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False, soft=SOFT_TOP_V)
         conc_s = self._time_at(conc_end) - self._time_at(conc_start)
         key = min(c.done_at + self.delay, ring.total - 1)
         # a rep that ends at a turnaround flows into the next (continuous set): if it is the
@@ -776,21 +778,24 @@ class Engine:
             first_idx, reason = st.tempo.first_failure
             self._push(key, FailureEvent(rep, reason, first_idx))
 
-    def _refine(self, idx: float, kind: str, lobe: Lobe, *, onset: bool, soft: bool = False) -> float:
-        """Sub-sample boundary; ``soft``: a rep's own start or end (see :meth:`_refine_soft_turnaround`)."""
+    def _refine(self, idx: float, kind: str, lobe: Lobe, *, onset: bool, soft: float | None = None) -> float:
+        """Sub-sample boundary; ``soft``: a turnaround may be a stop (see :meth:`_refine_soft_turnaround`)."""
         if kind != "rest":
-            return self._refine_soft_turnaround(idx, lobe, onset=onset) if soft else idx
+            return self._refine_soft_turnaround(idx, lobe, onset=onset, max_v=soft) if soft else idx
         return self._refine_rest(idx, lobe, onset=onset)
 
-    def _refine_soft_turnaround(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
+    def _refine_soft_turnaround(self, idx: float, lobe: Lobe, *, onset: bool, max_v: float) -> float:
         """A turnaround that came long after the movement stopped (or before it started).
 
         The lift ends at a stop, but walking off (after a set's last rep) or a slow drift
         keeps the sensor from looking still, and the velocity crosses zero later.  When the
         lobe's deceleration ramp reaches zero clearly before the crossing and the lobe
-        barely moves in between (under 15 % of its peak velocity), the ramp's end is the
-        boundary (the mirror image for a start).  A turnaround the velocity swings
-        through (a swing's backswing) has no such ramp and keeps its crossing.
+        barely moves in between (under ``max_v`` of its peak velocity), the ramp's end is the
+        boundary (the mirror image for a start).  The top of a pull-up is such a stop inside
+        the rep: a brief hold, then the descent, while the arm's turn (a bias the set's rests
+        have not measured yet) tilts the velocity by up to a fifth of its peak.  A turnaround
+        the velocity swings through (a swing's backswing) has no such ramp and keeps its
+        crossing.
         """
         r = self._refine_rest(idx, lobe, onset=onset)
         a, b = (idx, r) if onset else (r, idx)
@@ -798,7 +803,7 @@ class Engine:
         if b - a < 2.0 or lo < self.ring.first or hi > self.ring.total:
             return idx
         v = self.ring.get(lo, hi, COL_V)
-        if float(np.max(np.abs(v))) >= 0.15 * lobe.peak_v:
+        if float(np.max(np.abs(v))) >= max_v * lobe.peak_v:
             return idx
         return r
 

@@ -241,6 +241,21 @@ def test_a_walk_and_pick_up_before_swings_is_not_a_rep(fs, seed, fatigue):
     assert abs(eng.sets[0].reps[0].start_s - s.truth[0].start_s) < 0.05
 
 
+@pytest.mark.parametrize("fs", [25.0, 200.0])
+def test_the_first_pull_ups_concentric_ends_at_the_top(fs):
+    """Before any rest of the set has measured the bias the turning arm adds, the velocity at the
+    top of the first pull-up is tilted and crosses zero well into the descent.  The concentric
+    phase ends where the lift stopped; a late end made this rep the set's slow reference and
+    the trend failure came a rep late."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="pull_up", fs_hz=fs, seed=5, fatigue=True)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, settings_=Settings(measure="concentric"))
+    first = eng.sets[0].reps[0]
+    assert abs(first.concentric_s - s.truth[0].concentric_s) < 0.05
+    assert eng.sets[0].first_failure_rep == s.truth_failure[1]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_reps_never_overlap_on_simulated_sessions(seed):
     from imu_tempo.simulate import simulate_session
