@@ -256,6 +256,32 @@ def test_the_first_pull_ups_concentric_ends_at_the_top(fs):
     assert eng.sets[0].first_failure_rep == s.truth_failure[1]
 
 
+@pytest.mark.parametrize(
+    "concentric_s",
+    [
+        1.0,
+        pytest.param(1.3, marks=pytest.mark.xfail(strict=True, reason="known limit: a whole set of slow, smooth reps")),
+        pytest.param(1.6, marks=pytest.mark.xfail(strict=True, reason="known limit: a whole set of slow, smooth reps")),
+    ],
+)
+@pytest.mark.parametrize("pattern", ["up_first", "down_first"])
+def test_a_set_of_slow_reps_is_counted(concentric_s, pattern):
+    """Every rep of a set slow from its first (0.5 m, minimum-jerk, eccentric 1.5x the concentric).
+
+    Known limit (README): from 1.3 s concentric on, the smooth acceleration of the lift holds steady
+    for 0.3 s, the forced rest (DetectorParams.force_rest_s) zeroes the velocity mid-lift and the
+    slow start of a descent is taken for the rest before it; most reps are lost.  A set that only
+    ends in grinding reps (the simulated grid) is counted.
+    """
+    t, a, w, truth = vertical_session(reps=8, pattern=pattern, concentric_s=concentric_s,
+                                      eccentric_s=1.5 * concentric_s, pause_s=1.0, gyro=True)
+    _, events = run(t, a, w, 100.0, settings_=Settings(threshold_s=10.0))
+    reps = reps_of(events)
+    assert len(reps) == len(truth)
+    for r, (s, e, _) in zip(reps, truth):
+        assert abs(r.start_s - s) < 0.15 and abs(r.end_s - e) < 0.15, (r.start_s, r.end_s, s, e)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_reps_never_overlap_on_simulated_sessions(seed):
     from imu_tempo.simulate import simulate_session
