@@ -637,6 +637,9 @@ class Engine:
             self._hold_back(self._bout if not self._bout_ok else [])
             self._bout, self._bout_ok = [], False  # a new bout: the last one ended (or never counted)
             self._release_vwait(key)
+        if self._bout_ok and not self._fits_bout(item):
+            self._hold_back([item])  # far longer or shorter than the bout's reps: not one of them
+            return
         self._bout.append(item)
         if self._bout_ok:
             del self._bout[:-AUTO_BOUT_MIN]
@@ -657,6 +660,13 @@ class Engine:
         for q in release:
             self._release_held(before_key=key, next_item=q)
             self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
+
+    def _fits_bout(self, item: tuple) -> bool:
+        """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT)?"""
+        durs = sorted(q[3] - q[2] for q in self._bout)
+        med = durs[len(durs) // 2]
+        lo, hi = AUTO_CONSISTENT
+        return lo * med <= item[3] - item[2] <= hi * med
 
     def _hold_back(self, items: list[tuple]) -> None:
         """Auto: orientation reps that did not count; a bout that counts right after may take them in."""

@@ -282,6 +282,22 @@ def test_a_set_of_slow_reps_is_counted(concentric_s, pattern):
         assert abs(r.start_s - s) < 0.15 and abs(r.end_s - e) < 0.15, (r.start_s, r.end_s, s, e)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_without_a_gyro_racking_after_swings_is_not_a_slow_rep(seed):
+    """Accelerometer only (auto: the orientation channel counts the swings): once the bout counts,
+    a 6-7 s 'rep' (setting the bell down and walking off) is far longer than the swings, not one of
+    them; counted, it failed every fresh set with reason absolute."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=100.0, seed=seed, fatigue=False, gyro=False)
+    eng, _ = run(s.t_s, s.accel, None, s.fs_hz)
+    reps = [r for st in eng.sets for r in st.reps]
+    assert abs(len(reps) - len(s.truth)) <= 1
+    assert all(st.first_failure_rep is None for st in eng.sets)
+    durs = sorted(r.end_s - r.start_s for r in reps)
+    assert durs[-1] < 2.5 * durs[len(durs) // 2]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_reps_never_overlap_on_simulated_sessions(seed):
     from imu_tempo.simulate import simulate_session
