@@ -97,7 +97,7 @@ AUTO_LEAD_MAX = 3.0  # ... and lasting up to this many median reps: a set's firs
 # set-up move (taking the weight to the start position, up to two reps' time) merged in; a longer
 # swing is the set-up alone
 MAX_HELD = 4  # a set's first reps waiting for one that settles them (Engine._holds) ...
-SLOW_SETUP_S = 3.0  # ... among them reps rising less than WALK_MAX_ROM_M over more than this
+SLOW_SETUP_S = 2.0  # ... among them reps rising less than WALK_MAX_ROM_M over more than this
 AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may still take in
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SOFT_TURN_V = 0.15  # a rep's start or end turnaround is a stop if the velocity stays under this (x peak) between
@@ -540,8 +540,13 @@ class Engine:
             return False
         if channel == "vertical-continuous":
             return not any(h[7] == "vertical-continuous" for h in self._held)
+        return self._slow_setup(item)
+
+    def _slow_setup(self, item: tuple) -> bool:
+        """A vertical rep rising less than WALK_MAX_ROM_M over more than SLOW_SETUP_S."""
+        rom = item[6]
         slow = self._time_at(item[3]) - self._time_at(item[2]) > SLOW_SETUP_S
-        return slow and rom < WALK_MAX_ROM_M
+        return slow and rom is not None and rom < WALK_MAX_ROM_M
 
     def _release_held(self, *, before_key: int, next_item=None) -> None:
         """Settle the held first reps: drop set-up moves, emit the rest (late) before what follows.
@@ -562,7 +567,8 @@ class Engine:
         if closed.size:
             self._held = []
             for h in held:
-                self._finalize_rep(lo + int(closed[0]), h[2], h[3], h[4], h[5], h[6])
+                if not self._slow_setup(h):  # a lone slow shift (a walk's drift), not a set of one
+                    self._finalize_rep(lo + int(closed[0]), h[2], h[3], h[4], h[5], h[6])
             return
         if next_item is None:
             return

@@ -227,6 +227,22 @@ def test_a_paused_sets_first_rep_is_not_held():
     assert reps[0].detected_at_s < truth[1][0]
 
 
+@pytest.mark.parametrize(
+    ("exercise", "fs", "seed"), [("kettlebell_swing", 200.0, 23), ("push_press", 50.0, 23)]
+)
+def test_a_walks_drift_alone_is_not_a_set(exercise, fs, seed):
+    """Drift over a walk to the bar made a 2.6-3.7 s 'rep' rising 0.16 m: with the set more than
+    set_rest_s later it was a set of one failing rep; with the set sooner, the set's rep 1 failed."""
+    from imu_tempo.simulate import EXERCISES, simulate_session
+
+    s = simulate_session(exercise=exercise, fs_hz=fs, seed=seed, fatigue=True, drop_rate=0.002)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, settings_=Settings(measure=EXERCISES[exercise].measure))
+    walks = [(a.start_s, a.end_s) for a in s.activities if a.label == "walk"]
+    reps = [r for st in eng.sets for r in st.reps]
+    assert not any(a <= r.start_s < b for r in reps for a, b in walks)
+    assert eng.sets[0].first_failure_rep == s.truth_failure[1]
+
+
 @pytest.mark.parametrize(("fs", "seed", "fatigue"), [(25.0, 13, False), (50.0, 7, True)])
 def test_a_walk_and_pick_up_before_swings_is_not_a_rep(fs, seed, fatigue):
     """Simulated kettlebell sessions whose walk to the bell and pick-up made one 6-7 s 'rep' that
