@@ -1,7 +1,7 @@
 """Accuracy on a grid of SIMULATED sets (imu_tempo.simulate; truth known exactly).
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
-                                  [--seeds A-B] [--rates 10,400]
+                                  [--seeds A-B] [--rates 10,400] [--no-gyro]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -9,7 +9,8 @@ exercise's recommended measure.  Reported: exact rep-count rate, duration MAE ov
 first-failing-rep exact rate on fatiguing sets, false-failure rate on fresh sets, detection latency
 (detected_at_s - end_s).  All numbers are synthetic: they say how the analyzer does on our simulator.
 ``--noise`` replaces the simulated sensor's white noise (default 0.05 m/s^2 per axis, gyro
-0.003 rad/s): cheap IMUs at full bandwidth are nearer 0.2-0.4 m/s^2.
+0.003 rad/s): cheap IMUs at full bandwidth are nearer 0.2-0.4 m/s^2.  ``--no-gyro`` simulates an
+accelerometer-only sensor (many watches and phones export no gyroscope).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def one(args: tuple) -> dict:
     from imu_tempo.simulate import simulate_session
     from imu_tempo.types import SampleBlock
 
-    ex, fs, fatigue, seed, drop, noise = args
-    s = simulate_session(exercise=ex, fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=drop, **noise)
+    ex, fs, fatigue, seed, drop, sensor = args
+    s = simulate_session(exercise=ex, fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=drop, **sensor)
     settings = Settings(measure=PRESETS[ex].measure)
     eng = Engine(settings)
     eng.feed(SampleBlock(t_s=s.t_s, accel=s.accel, gyro=s.gyro, fs_hz=s.fs_hz))
@@ -63,12 +64,13 @@ def one(args: tuple) -> dict:
     }
 
 
-def grid(quick: bool, noise: dict | None = None, seeds=None, rates=None) -> list[tuple]:
+def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None) -> list[tuple]:
+    """The sets: (exercise, rate, fatigue, seed, drop rate, ``sensor``: more simulate_session arguments)."""
     rates = rates or ((50.0, 100.0) if quick else (25.0, 50.0, 100.0, 200.0))
     seeds = seeds if seeds is not None else (range(1) if quick else range(4))
     out = []
     for k, (ex, fs, fat, seed) in enumerate(itertools.product(EXERCISES, rates, (True, False), seeds)):
-        out.append((ex, fs, fat, seed, 0.002 if k % 4 == 3 else 0.0, noise or {}))
+        out.append((ex, fs, fat, seed, 0.002 if k % 4 == 3 else 0.0, sensor or {}))
     return out
 
 
@@ -92,10 +94,10 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def run(quick: bool = False, jobs: int = 2, noise: dict | None = None, seeds=None, rates=None) -> dict:
+def run(quick: bool = False, jobs: int = 2, sensor: dict | None = None, seeds=None, rates=None) -> dict:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as ex:
-        rows = list(ex.map(one, grid(quick, noise, seeds, rates)))
+        rows = list(ex.map(one, grid(quick, sensor, seeds, rates)))
     res = {"overall": summarize(rows)}
     for ex_name in EXERCISES:
         res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--noise", type=float)
     ap.add_argument("--gyro-noise", type=float)
+    ap.add_argument("--no-gyro", action="store_true", help="an accelerometer-only sensor")
     ap.add_argument("--seeds", help="seed range A-B (inclusive) instead of 0-3, e.g. 10-13 for held-out sets")
     ap.add_argument("--rates", help="comma-separated rates in Hz instead of 25,50,100,200 (10-400)")
     extra, rest = ap.parse_known_args(argv)
@@ -122,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         seeds = range(int(a), int(b or a) + 1)
     if extra.rates:
         rates = tuple(float(r) for r in extra.rates.split(","))
-    noise = {}
+    sensor: dict = {}
     if extra.noise is not None:
-        noise["noise_mps2"] = extra.noise
+        sensor["noise_mps2"] = extra.noise
     if extra.gyro_noise is not None:
-        noise["gyro_noise_rad_s"] = extra.gyro_noise
-    return json_main(lambda quick: run(quick, noise=noise, seeds=seeds, rates=rates), __doc__, rest)
+        sensor["gyro_noise_rad_s"] = extra.gyro_noise
+    if extra.no_gyro:
+        sensor["gyro"] = False
+    return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates), __doc__, rest)
 
 
 if __name__ == "__main__":

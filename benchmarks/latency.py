@@ -44,8 +44,8 @@ def one(job: tuple) -> dict[str, Any]:
     from imu_tempo.simulate import simulate_session
     from imu_tempo.types import SampleBlock
 
-    (ex, fs, fatigue, seed, drop, noise), params_kw, settings_kw = job
-    s = simulate_session(exercise=ex, fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=drop, **noise)
+    (ex, fs, fatigue, seed, drop, sensor), params_kw, settings_kw = job
+    s = simulate_session(exercise=ex, fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=drop, **sensor)
     eng = Engine(Settings(measure=PRESETS[ex].measure, **settings_kw), params=DetectorParams(**params_kw))
     eng.feed(SampleBlock(t_s=s.t_s, accel=s.accel, gyro=s.gyro, fs_hz=s.fs_hz))
     eng.finish()
