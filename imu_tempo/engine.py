@@ -168,8 +168,7 @@ class Engine:
         if self.uses_gyro and g is None:
             raise SourceError("the stream started with gyroscope data and this block has none")
         m = self.vertical(a, g if self.uses_gyro else None)
-        rate = np.sqrt(np.einsum("ij,ij->i", g, g)) if self.uses_gyro else np.zeros(n)
-        self._ingest(t, np.column_stack((m, rate, self.vertical.up)), a, dropped=block.dropped)
+        self._ingest(t, np.column_stack((m, self.vertical.rate, self.vertical.up)), a, dropped=block.dropped)
         self.samples += n
         return self._drain()
 

@@ -95,6 +95,15 @@ def smoothing_fir(*, fs_hz: float, half_width_s: float) -> tuple[np.ndarray, int
     return taps, half
 
 
+def sliding_windows(x: np.ndarray, w: int) -> np.ndarray:
+    """View ``v`` of a C-contiguous 1-D array with ``v[j] = x[j : j + w]``.
+
+    ``numpy.lib.stride_tricks.sliding_window_view`` without its argument handling, which
+    costs more than the windows' work on the engine's short blocks.  Read it; never write to it.
+    """
+    return np.ndarray((x.shape[0] - w + 1, w), dtype=x.dtype, buffer=x, strides=(x.strides[0],) * 2)
+
+
 STEP_PERIODS_S = (0.3, 0.75)  # the periods of a walking step (cadence 80-200 steps/min)
 
 
