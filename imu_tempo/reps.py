@@ -45,6 +45,7 @@ from typing import Literal
 
 import numpy as np
 
+from .filters import sliding_windows
 from .ring import RingBuffer
 
 STANDARD_GRAVITY = 9.80665
@@ -231,54 +232,53 @@ class LobeScanner:
         c = self._q_cache
         if c is None or start < c[0] or c[1] < start:
             lo = max(min(start, self.pos) - self.Wv, self.floor, self.ring.first)
-            c = (lo, lo, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
-        lo, hi, q, ql = c
+            c = (lo, lo, np.zeros((2, 0), dtype=bool))
+        lo, hi, flags = c
         if stop > hi:
             x, xlo = self._hist(hi, stop, self.Wf)
             # A slow grind is as steady as a rest to the accelerometer: with a gyroscope, a
             # long rest (which needs no velocity check) must not rotate either.
             turning = self.ring.get(xlo, xlo + x.shape[0], COL_R) >= self.p.rest_rate_radps
-            q = np.concatenate((q, self._quiet(x, xlo, hi, self.W)))
-            ql = np.concatenate((ql, self._quiet(x, xlo, hi, self.Wf, also_bad=turning)))
+            flags = np.concatenate((flags, self._quiet(x, xlo, hi, turning)), axis=1)
             hi = stop
             keep = 4 * self.Wv + self.Wf  # rescans never go back further than this
             if hi - lo > 2 * keep:
                 cut = min(hi - keep, start) - lo
                 if cut > 0:
-                    q, ql, lo = q[cut:], ql[cut:], lo + cut
-        self._q_cache = (lo, hi, q, ql)
-        return q[start - lo : stop - lo], ql[start - lo : stop - lo]
+                    flags, lo = flags[:, cut:], lo + cut
+            self._q_cache = (lo, hi, flags)
+        elif c is not self._q_cache:
+            self._q_cache = c
+        return flags[0, start - lo : stop - lo], flags[1, start - lo : stop - lo]
 
-    def _quiet(self, x: np.ndarray, lo: int, start: int, window: int, also_bad: np.ndarray | None = None) -> np.ndarray:
-        """Trailing-window quiet flags for indices [start, lo + len(x)).
+    def _quiet(self, x: np.ndarray, lo: int, start: int, turning: np.ndarray) -> np.ndarray:
+        """Trailing-window quiet flags for indices [start, lo + len(x)): row 0 over the rest
+        window ``W``, row 1 over the forced-rest window ``Wf`` (where ``turning`` breaks it too).
 
         Quiet: over the window ending at the sample, every value within
         ``rest_level`` of standard gravity (a free fall is steady too, and a drifting
         gravity estimate must not vouch for itself) and a range below ``quiet_range``.
         Windows reaching before the first valid sample are not quiet.
         """
-        n_out = lo + x.shape[0] - start
+        m = x.shape[0]
+        n_out = lo + m - start
+        q = np.zeros((2, max(n_out, 0)), dtype=bool)
         if n_out <= 0:
-            return np.zeros(0, dtype=bool)
-        idx = np.arange(start, start + n_out)
-        full = idx - window + 1 >= max(lo, self.floor)
-        q = np.zeros(n_out, dtype=bool)
-        if not full.any():
             return q
-        bad = np.abs(x - STANDARD_GRAVITY) >= self.p.rest_level_mps2
-        if also_bad is not None:
-            bad |= also_bad
-        cbad = np.concatenate(([0], np.cumsum(bad)))
-        rel = idx - lo  # position of each output sample in x
-        ok = full.copy()
-        ok[full] = (cbad[rel[full] + 1] - cbad[rel[full] - window + 1]) == 0
-        cand = np.flatnonzero(ok)
-        if cand.size:
-            win = np.lib.stride_tricks.sliding_window_view(x, window)  # win[j] = x[j : j + window]
-            rows = win[rel[cand] - window + 1]
-            # the quiet range grows with the sensor's own noise (COL_Q; see filters.NoiseFloor)
-            thr = self.ring.get(start, start + n_out, COL_Q)[cand]
-            q[cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr
+        pos = np.arange(m)
+        out = pos[m - n_out :]  # positions in x of the samples flagged
+        before = max(lo, self.floor) - lo - 1  # position of the last sample before the first valid one
+        level_bad = np.abs(x - STANDARD_GRAVITY) >= self.p.rest_level_mps2
+        thr = None
+        for row, (window, bad) in enumerate(((self.W, level_bad), (self.Wf, level_bad | turning))):
+            # samples since the last offender (or the first valid sample): the window must fit in them
+            last = np.maximum.accumulate(np.where(bad, pos, before))[m - n_out :]
+            cand = (out - last >= window).nonzero()[0]
+            if cand.size:
+                rows = sliding_windows(x, window)[out[cand] - window + 1]  # the window ending at each
+                if thr is None:  # the quiet range grows with the sensor's own noise (COL_Q; filters.NoiseFloor)
+                    thr = self.ring.get(start, start + n_out, COL_Q)
+                q[row, cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr[cand]
         return q
 
     def _xc(self, lo: int, hi: int) -> np.ndarray:
