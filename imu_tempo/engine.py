@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import NoiseFloor, StreamingFilter, smoothing_fir, step_periodicity
+from .filters import NoiseFloor, StreamingFilter, diff_from, smoothing_fir, step_periodicity
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
@@ -163,7 +163,7 @@ class Engine:
         t = np.asarray(block.t_s, dtype=np.float64)
         a = np.asarray(block.accel, dtype=np.float64)
         g = None if block.gyro is None else np.asarray(block.gyro, dtype=np.float64)
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(t)) and (g is None or np.all(np.isfinite(g)))):
+        if not (np.isfinite(a).all() and np.isfinite(t).all() and (g is None or np.isfinite(g).all())):
             raise SourceError("a block contains NaN or infinite values; the source must drop or repair them")
         if self.uses_gyro and g is None:
             raise SourceError("the stream started with gyroscope data and this block has none")
@@ -278,18 +278,15 @@ class Engine:
     # -- ingest: gaps, ring, smoothing -------------------------------------------------------
     def _ingest(self, t: np.ndarray, m: np.ndarray, a: np.ndarray, *, dropped: int) -> None:
         P = self.period
-        if self._last_t is not None:
-            dts = np.diff(t, prepend=self._last_t)
-        else:
-            dts = np.diff(t, prepend=t[0] - P)
-        if np.any(dts <= 0):
-            k = int(np.flatnonzero(dts <= 0)[0])
+        dts = diff_from(self._last_t if self._last_t is not None else t[0] - P, t)
+        if (dts <= 0).any():
+            k = int((dts <= 0).nonzero()[0][0])
             prev = self._last_t if k == 0 else t[k - 1]
             raise SourceError(
                 f"device time went backwards or repeated ({prev:.6f} s then {t[k]:.6f} s); "
                 "a device reset or clock jump must start a new session"
             )
-        jumps = np.flatnonzero(dts > 1.5 * P)
+        jumps = (dts > 1.5 * P).nonzero()[0]
         if dropped > 0 and (jumps.size == 0 or jumps[0] != 0) and self._last_t is not None:
             jumps = np.concatenate(([0], jumps))
         pos = 0
@@ -533,7 +530,7 @@ class Engine:
         lo = max(self.ring.first, hkey)
         hi = max(lo, min(self.ring.total, before_key + 1))
         ts = self.ring.get(lo, hi, COL_T) if hi > lo else np.zeros(0)
-        closed = np.flatnonzero(ts >= deadline_t)
+        closed = (ts >= deadline_t).nonzero()[0]
         if closed.size:
             self._held = None
             self._finalize_rep(lo + int(closed[0]), hstart, hend, hconc, hpeak, hrom)
@@ -698,7 +695,7 @@ class Engine:
         end_s = raw_end + s.end_offset_s
         lo = max(ring.first, int(math.floor(start)))
         hi = min(ring.total, int(math.ceil(end)) + 1)
-        gap = bool(np.any(ring.get(lo, hi, COL_GAP) > 0)) if hi > lo else False
+        gap = bool((ring.get(lo, hi, COL_GAP) > 0).any()) if hi > lo else False
         k = min(max(key, ring.first), ring.total - 1)
         detected_at_s = float(ring.get(k, k + 1, COL_T)[0])
         # the set: a rest of set_rest_s since the last rep closes it first
@@ -815,7 +812,7 @@ class Engine:
         if upto <= lo:
             return
         t = self.ring.get(lo, upto, COL_T)
-        hit = np.flatnonzero(t >= deadline)
+        hit = (t >= deadline).nonzero()[0]
         if hit.size:
             self._close_set(index=lo + int(hit[0]), end_reason=None)
         else:

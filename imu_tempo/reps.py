@@ -218,7 +218,7 @@ class LobeScanner:
             end = pts - lo + 1
             begin = np.maximum(end - self.W, 0)
             ok = np.abs((c[end] - c[begin]) / (end - begin) - usual) <= G_JUMP_MPS2
-            hit = np.flatnonzero(ok)
+            hit = _nonzero(ok)
             if hit.size:
                 return c0 + int(hit[0])
         return -1
@@ -300,7 +300,7 @@ class LobeScanner:
         x = self._xc(lo, j + 1)
         level = float(self.ring.get(anchor - 1, anchor, COL_C)[0]) / (anchor - self.rest_start)
         side = np.sign(x[-1] - level)
-        back = np.flatnonzero(side * (x[: anchor - lo + 1] - level) <= 0)  # at or across the level
+        back = _nonzero(side * (x[: anchor - lo + 1] - level) <= 0)  # at or across the level
         if side == 0 or back.size == 0:
             return anchor  # never at the level: no clean start to go back to
         return lo + int(back[-1])
@@ -326,7 +326,7 @@ class LobeScanner:
             n_win[has] = self.Wv
         vsum = (win_sum - n_win * mean_rest) * self.dt
         trig = (~q) | (np.abs(vsum) >= self.p.v_establish_mps)
-        hits = np.flatnonzero(trig)
+        hits = _nonzero(trig)
         if hits.size == 0:
             self.c_prev = float(c[-1])
             self.pos = stop
@@ -390,7 +390,7 @@ class LobeScanner:
             # its first event, a rest winning a tie): only those need the gravity check.
             out = too_long.copy()
             lim = _first(other)
-            cand = np.flatnonzero(quiet[: lim + 1] if lim >= 0 else quiet)
+            cand = _nonzero(quiet[: lim + 1] if lim >= 0 else quiet)
             if cand.size:
                 k = self._first_at_gravity(i + cand) if len(self._g_hist) >= G_HIST_MIN else 0
                 if k >= 0:
@@ -525,7 +525,7 @@ class LobeScanner:
             vc = self.ring.get(lo, hi, COL_V) - rate * (idx - b0)
             sgn = a.sign * vc
             # the crossing from a's direction to b's nearest to the old one
-            ks = np.flatnonzero((sgn[:-1] > 0) & (sgn[1:] <= 0))
+            ks = _nonzero((sgn[:-1] > 0) & (sgn[1:] <= 0))
             if ks.size == 0:
                 continue
             k = int(ks[np.argmin(np.abs(idx[ks] - c))])
@@ -663,8 +663,13 @@ def debiased_x(ring: RingBuffer, lo: int, hi: int, bias) -> np.ndarray:
     return x
 
 
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    """Indices of the true values of a 1-D mask (``np.flatnonzero`` without its wrappers)."""
+    return mask.nonzero()[0]
+
+
 def _first(mask: np.ndarray) -> int:
-    hits = np.flatnonzero(mask)
+    hits = mask.nonzero()[0]
     return int(hits[0]) if hits.size else -1
 
 
@@ -902,12 +907,12 @@ def refine_rest_boundary(
     back = RAMP_LOW / (RAMP_HIGH - RAMP_LOW)  # from the low point to zero, in units of high - low
     if onset:
         # walk back from the peak
-        below30 = np.flatnonzero(seg[:p] < lo30)
+        below30 = _nonzero(seg[:p] < lo30)
         if below30.size == 0:
             return coarse
         k30 = int(below30[-1])
         t30 = k30 + (lo30 - seg[k30]) / (seg[k30 + 1] - seg[k30])
-        below10 = np.flatnonzero(seg[: k30 + 1] < lo10)
+        below10 = _nonzero(seg[: k30 + 1] < lo10)
         if below10.size == 0:
             return coarse
         k10 = int(below10[-1])
@@ -915,12 +920,12 @@ def refine_rest_boundary(
         t0 = t10 - (t30 - t10) * back
         return lo + seg_lo + t0
     after = seg[p + 1 :]
-    below30 = np.flatnonzero(after < lo30)
+    below30 = _nonzero(after < lo30)
     if below30.size == 0:
         return coarse
     k30 = p + 1 + int(below30[0])
     t30 = k30 - 1 + (seg[k30 - 1] - lo30) / (seg[k30 - 1] - seg[k30])
-    below10 = np.flatnonzero(seg[k30:] < lo10)
+    below10 = _nonzero(seg[k30:] < lo10)
     if below10.size == 0:
         return coarse
     k10 = k30 + int(below10[0])

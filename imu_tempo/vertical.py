@@ -209,21 +209,18 @@ class VerticalAccel:
         """
         n = f.shape[0]
         K = self.cell_n
-        fa = _rotate_each(Q, f)  # specific force in the anchor frame
-        cell = (start + np.arange(n)) // K
-        cuts = np.flatnonzero(np.diff(cell)) + 1
+        cuts = np.arange((-start) % K or K, n, K)  # block positions where a cell begins (after the first)
         heads = np.concatenate(([0], cuts))
         tails = np.concatenate((cuts, [n]))
-        s_fa = np.add.reduceat(fa, heads, axis=0)
         s_mag = np.add.reduceat(mag, heads)
         lo_mag = np.minimum.reduceat(mag, heads)
         hi_mag = np.maximum.reduceat(mag, heads)
         hi_rate = np.maximum.reduceat(rate, heads)
         cnt = (tails - heads).astype(float)
         c = self.cell
-        if c is not None and c[0] == cell[0]:  # the cell carried over from the last block or run
+        carried = c is not None and c[0] == start // K  # the cell carried over from the last block or run
+        if carried:
             cnt[0] += c[1]
-            s_fa[0] += c[2]
             s_mag[0] += c[3]
             lo_mag[0] = min(lo_mag[0], c[4])
             hi_mag[0] = max(hi_mag[0], c[5])
@@ -236,11 +233,18 @@ class VerticalAccel:
             & (np.abs(s_mag / cnt - STANDARD_GRAVITY) < self.level_thr)
             & (hi_rate < self.level_rate)
         )
+        last = heads.shape[0] - 1
+        if complete[last] and not still.any():
+            s_fa = None  # no cell needs the specific force in the anchor frame (the usual case)
+        else:
+            s_fa = np.add.reduceat(_rotate_each(Q, f), heads, axis=0)  # specific force, anchor frame
+            if carried:
+                s_fa[0] += c[2]
         # the direction each cell starts with: changed only after a still cell (rare in movement)
         u_cell = np.empty((heads.shape[0], 3))
         u = self.u_anchor
         prev = 0
-        for j in np.flatnonzero(still).tolist():
+        for j in still.nonzero()[0].tolist():
             u_cell[prev : j + 1] = u
             up = s_fa[j] / np.linalg.norm(s_fa[j])
             u = u + self.level_gain * (up - u)
@@ -248,9 +252,8 @@ class VerticalAccel:
             prev = j + 1
         u_cell[prev:] = u
         self.u_anchor = u
-        last = heads.shape[0] - 1
         self.cell = None if complete[last] else [
-            int(cell[heads[last]]), cnt[last], s_fa[last].copy(), float(s_mag[last]),
+            (start + int(heads[last])) // K, cnt[last], s_fa[last].copy(), float(s_mag[last]),
             float(lo_mag[last]), float(hi_mag[last]), float(hi_rate[last]),
         ]
         return np.repeat(u_cell, (tails - heads), axis=0)
@@ -296,14 +299,30 @@ def _rotvec_to_quat(rv: np.ndarray) -> np.ndarray:
     ang = np.sqrt(np.einsum("ij,ij->i", rv, rv))
     half = 0.5 * ang
     # sin(x)/x stable near zero
-    s = np.where(ang > 1e-12, np.sin(half) / np.where(ang > 1e-12, ang, 1.0), 0.5 - ang * ang / 48.0)
+    big = ang > 1e-12
+    if big.all():
+        s = np.sin(half) / ang
+    else:
+        s = np.where(big, np.sin(half) / np.where(big, ang, 1.0), 0.5 - ang * ang / 48.0)
     q = np.empty((rv.shape[0], 4))
     q[:, 0] = np.cos(half)
     q[:, 1:] = rv * s[:, None]
     return q
 
 
+# The quaternion product as 16 signed products: component k of a b is
+# sum_j _QMUL_SIGN[k, j] * a[j] * b[_QMUL_B[k, j]], added left to right (the formulas in _qmul).
+_QMUL_B = np.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]])
+_QMUL_SIGN = np.array([[1, -1, -1, -1], [1, 1, 1, -1], [1, -1, 1, 1], [1, 1, -1, 1]], dtype=float)
+_QMUL_SMALL = 64  # up to this many rows, the products in one go are faster than component by component
+
+
 def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise quaternion products ``a[i] b[i]`` (w, x, y, z); both ways below give the same bits
+    (x - y is x + (-y), and a (-b) is -(a b), exactly)."""
+    if max(a.shape[0], b.shape[0]) <= _QMUL_SMALL:
+        t = a[:, None, :] * (b.take(_QMUL_B.ravel(), axis=1) * _QMUL_SIGN.ravel()).reshape(-1, 4, 4)
+        return ((t[:, :, 0] + t[:, :, 1]) + t[:, :, 2]) + t[:, :, 3]
     aw, ax, ay, az = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
     bw, bx, by, bz = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     out = np.empty((max(a.shape[0], b.shape[0]), 4))
@@ -346,4 +365,3 @@ def _rotate_rows(w, rx, ry, rz, v: np.ndarray) -> np.ndarray:
     out[:, 1] = vy + w * ty + (rz * tx - rx * tz)
     out[:, 2] = vz + w * tz + (rx * ty - ry * tx)
     return out
-
