@@ -168,7 +168,8 @@ class Engine:
         if self.uses_gyro and g is None:
             raise SourceError("the stream started with gyroscope data and this block has none")
         m = self.vertical(a, g if self.uses_gyro else None)
-        self._ingest(t, np.column_stack((m, self.vertical.rate, self.vertical.up)), a, dropped=block.dropped)
+        cols = np.concatenate((m[:, None], self.vertical.rate[:, None], self.vertical.up), axis=1)
+        self._ingest(t, cols, a, dropped=block.dropped)
         self.samples += n
         return self._drain()
 
@@ -294,7 +295,7 @@ class Engine:
             k = int(k)
             if k > pos:
                 self._feed_orient(a[pos:k])
-                self._append(t[pos:k], m[pos:k], gap=np.zeros(k - pos))
+                self._append(t[pos:k], m[pos:k], gap=False)
             pos = k
             if self._last_t is None:
                 continue
@@ -314,21 +315,22 @@ class Engine:
                 self._append(
                     t_prev + frac * (t[k] - t_prev),
                     m_prev + frac[:, None] * (m[k] - m_prev),
-                    gap=np.ones(missing),
+                    gap=True,
                 )
             else:
                 self._hard_break(t_next=float(t[k]))
         if pos < t.shape[0]:
             self._feed_orient(a[pos:])
-            self._append(t[pos:], m[pos:], gap=np.zeros(t.shape[0] - pos))
+            self._append(t[pos:], m[pos:], gap=False)
 
-    def _append(self, t: np.ndarray, m: np.ndarray, *, gap: np.ndarray) -> None:
+    def _append(self, t: np.ndarray, m: np.ndarray, *, gap: bool) -> None:
+        """Samples into the ring (``gap``: all of them are a bridge over missing samples), then detect."""
         n = t.shape[0]
         step = max(1, self.ring.capacity // 4)  # the ring must still hold what the detector reads back
         for a in range(0, n, step):
-            self._append_piece(t[a : a + step], m[a : a + step], gap[a : a + step])
+            self._append_piece(t[a : a + step], m[a : a + step], gap)
 
-    def _append_piece(self, t: np.ndarray, m: np.ndarray, gap: np.ndarray) -> None:
+    def _append_piece(self, t: np.ndarray, m: np.ndarray, gap: bool) -> None:
         n = t.shape[0]
         start = self.ring.total
         rows = np.zeros((n, N_COLS))
@@ -336,7 +338,8 @@ class Engine:
         rows[:, COL_M] = m[:, 0]
         rows[:, COL_R] = m[:, 1]
         rows[:, COL_UP] = m[:, 2:5]
-        rows[:, COL_GAP] = gap
+        if gap:
+            rows[:, COL_GAP] = 1.0
         floor = self.noise(m[:, 0])
         rows[:, COL_Q] = np.fmax(self.params.quiet_range_mps2, NOISE_QUIET_SIGMAS * floor)
         self.ring.write(rows)

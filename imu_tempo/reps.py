@@ -313,17 +313,15 @@ class LobeScanner:
         c = np.cumsum(np.concatenate(([self.c_prev], xi)))[1:]
         self.ring.put(i, COL_C, c)
         self.ring.put(i, COL_V, np.zeros_like(c))
-        idx = np.arange(i, stop)
-        n_rest = idx - self.rest_start + 1
+        n_rest = np.arange(i - self.rest_start + 1, stop - self.rest_start + 1)  # samples of rest so far
         mean_rest = c / n_rest  # the rest's own level: a stale g cannot fake a movement
-        back = idx - self.Wv
-        has = back >= self.rest_start
+        # the velocity gained over the last Wv samples (or the whole rest, while it is shorter)
+        h = min(max(0, self.rest_start + self.Wv - i), stop - i)  # the first sample with Wv behind it
         win_sum = c.copy()
         n_win = n_rest.astype(float)
-        if has.any():
-            b0, b1 = int(back[has][0]), int(back[has][-1]) + 1
-            win_sum[has] = c[has] - self.ring.get(b0, b1, COL_C)
-            n_win[has] = self.Wv
+        if h < stop - i:
+            win_sum[h:] = c[h:] - self.ring.get(i + h - self.Wv, stop - self.Wv, COL_C)
+            n_win[h:] = self.Wv
         vsum = (win_sum - n_win * mean_rest) * self.dt
         trig = (~q) | (np.abs(vsum) >= self.p.v_establish_mps)
         hits = _nonzero(trig)
