@@ -185,11 +185,11 @@ class NoiseFloor:
             self.pos += k
             if self.pos % K:
                 return out
-            self._add(_median(np.concatenate(self.part)))
+            self._add(float(_median(np.concatenate(self.part))))
             self.part = []
         m = (n - k) // K  # whole cells: one median call for all of them
         if m:
-            meds = np.median(d[k : k + m * K].reshape(m, K), axis=1)
+            meds = _median(d[k : k + m * K].reshape(m, K))
             for j in range(m):
                 out[k + j * K : k + (j + 1) * K] = self.floor
                 self._add(float(meds[j]))
@@ -211,11 +211,11 @@ class NoiseFloor:
         self.floor = self.ranked[int(0.1 * (len(self.ranked) - 1))]  # 10th percentile (nearest rank below)
 
 
-def _median(x: np.ndarray) -> float:
-    """``np.median`` of a 1-D array without NaNs: the same value (the mean of the middle two is
-    their sum over 2), without the generic machinery that costs more than a cell's work."""
-    k = x.shape[0] // 2
-    if x.shape[0] % 2:
-        return float(np.partition(x, k)[k])
-    p = np.partition(x, (k - 1, k))
-    return float((p[k - 1] + p[k]) / 2.0)
+def _median(x: np.ndarray) -> np.ndarray:
+    """``np.median`` along the last axis of an array without NaNs: the same values (the mean of the
+    middle two is their sum over 2), without the generic machinery that costs more than a cell's work."""
+    k = x.shape[-1] // 2
+    if x.shape[-1] % 2:
+        return np.partition(x, k, axis=-1)[..., k]
+    p = np.partition(x, (k - 1, k), axis=-1)
+    return (p[..., k - 1] + p[..., k]) / 2.0
