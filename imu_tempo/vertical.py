@@ -147,8 +147,10 @@ class VerticalAccel:
             self.h_f = f[-keep:] if n >= keep else np.concatenate((self.h_f, f))[-keep:]
         out = np.empty(n)
         # walk the block run by run (a handful of runs per second)
-        edges = (static[1:] != static[:-1]).nonzero()[0]
-        bounds = [0, *(edges + 1).tolist(), n]
+        if cand.size:
+            bounds = [0, *((static[1:] != static[:-1]).nonzero()[0] + 1).tolist(), n]
+        else:
+            bounds = [0, n]  # moving throughout
         for a, b in zip(bounds[:-1], bounds[1:]):
             if static[a]:
                 out[a:b] = mag[a:b]
