@@ -85,8 +85,8 @@ class VerticalAccel:
         self.h_f = np.zeros((0, 3))  # ... and specific forces (gravity's direction is their mean)
         self.clean = 0  # samples since the last one that rotated fast or was far from 1 g (or the reset)
         self.bias = np.zeros(3)
-        self.u_anchor: np.ndarray | None = None  # gravity direction at the last static sample
-        self._anchor_window: np.ndarray | None = None  # f over the window u_anchor is (lazily) the mean of
+        self.u_anchor: np.ndarray | None = None  # gravity direction at the last static sample (_settled_anchor)
+        self._anchor_window: np.ndarray | None = None  # f over the window whose mean direction u_anchor is to be
         self.q = _Q_ONE  # rotation from the anchor frame to the current sensor frame
         self.static_run = 0  # length of the static run that ends at the last sample
         self.run_rate_sum = np.zeros(3)
@@ -144,7 +144,7 @@ class VerticalAccel:
             self.h_f = hf[-keep:]
         else:
             hf = None
-            self.h_f = f[-keep:] if n >= keep else np.concatenate((self.h_f, f))[-keep:]
+            self.h_f = f[-keep:].copy() if n >= keep else np.concatenate((self.h_f, f))[-keep:]  # not the caller's array
         out = np.empty(n)
         # walk the block run by run (a handful of runs per second)
         if cand.size:
