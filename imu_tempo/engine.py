@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import NoiseFloor, StreamingFilter, smoothing_fir, step_periodicity
+from .filters import NoiseFloor, StreamingFilter, diff_from, smoothing_fir, step_periodicity
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
@@ -167,13 +167,13 @@ class Engine:
         t = np.asarray(block.t_s, dtype=np.float64)
         a = np.asarray(block.accel, dtype=np.float64)
         g = None if block.gyro is None else np.asarray(block.gyro, dtype=np.float64)
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(t)) and (g is None or np.all(np.isfinite(g)))):
+        if not (np.isfinite(a).all() and np.isfinite(t).all() and (g is None or np.isfinite(g).all())):
             raise SourceError("a block contains NaN or infinite values; the source must drop or repair them")
         if self.uses_gyro and g is None:
             raise SourceError("the stream started with gyroscope data and this block has none")
         m = self.vertical(a, g if self.uses_gyro else None)
-        rate = np.sqrt(np.einsum("ij,ij->i", g, g)) if self.uses_gyro else np.zeros(n)
-        self._ingest(t, np.column_stack((m, rate, self.vertical.up)), a, dropped=block.dropped)
+        cols = np.concatenate((m[:, None], self.vertical.rate[:, None], self.vertical.up), axis=1)
+        self._ingest(t, cols, a, dropped=block.dropped)
         self.samples += n
         return self._drain()
 
@@ -283,18 +283,15 @@ class Engine:
     # -- ingest: gaps, ring, smoothing -------------------------------------------------------
     def _ingest(self, t: np.ndarray, m: np.ndarray, a: np.ndarray, *, dropped: int) -> None:
         P = self.period
-        if self._last_t is not None:
-            dts = np.diff(t, prepend=self._last_t)
-        else:
-            dts = np.diff(t, prepend=t[0] - P)
-        if np.any(dts <= 0):
-            k = int(np.flatnonzero(dts <= 0)[0])
+        dts = diff_from(self._last_t if self._last_t is not None else t[0] - P, t)
+        if (dts <= 0).any():
+            k = int((dts <= 0).nonzero()[0][0])
             prev = self._last_t if k == 0 else t[k - 1]
             raise SourceError(
                 f"device time went backwards or repeated ({prev:.6f} s then {t[k]:.6f} s); "
                 "a device reset or clock jump must start a new session"
             )
-        jumps = np.flatnonzero(dts > 1.5 * P)
+        jumps = (dts > 1.5 * P).nonzero()[0]
         if dropped > 0 and (jumps.size == 0 or jumps[0] != 0) and self._last_t is not None:
             jumps = np.concatenate(([0], jumps))
         pos = 0
@@ -302,7 +299,7 @@ class Engine:
             k = int(k)
             if k > pos:
                 self._feed_orient(a[pos:k])
-                self._append(t[pos:k], m[pos:k], gap=np.zeros(k - pos))
+                self._append(t[pos:k], m[pos:k], gap=False)
             pos = k
             if self._last_t is None:
                 continue
@@ -322,21 +319,22 @@ class Engine:
                 self._append(
                     t_prev + frac * (t[k] - t_prev),
                     m_prev + frac[:, None] * (m[k] - m_prev),
-                    gap=np.ones(missing),
+                    gap=True,
                 )
             else:
                 self._hard_break(t_next=float(t[k]))
         if pos < t.shape[0]:
             self._feed_orient(a[pos:])
-            self._append(t[pos:], m[pos:], gap=np.zeros(t.shape[0] - pos))
+            self._append(t[pos:], m[pos:], gap=False)
 
-    def _append(self, t: np.ndarray, m: np.ndarray, *, gap: np.ndarray) -> None:
+    def _append(self, t: np.ndarray, m: np.ndarray, *, gap: bool) -> None:
+        """Samples into the ring (``gap``: all of them are a bridge over missing samples), then detect."""
         n = t.shape[0]
         step = max(1, self.ring.capacity // 4)  # the ring must still hold what the detector reads back
         for a in range(0, n, step):
-            self._append_piece(t[a : a + step], m[a : a + step], gap[a : a + step])
+            self._append_piece(t[a : a + step], m[a : a + step], gap)
 
-    def _append_piece(self, t: np.ndarray, m: np.ndarray, gap: np.ndarray) -> None:
+    def _append_piece(self, t: np.ndarray, m: np.ndarray, gap: bool) -> None:
         n = t.shape[0]
         start = self.ring.total
         rows = np.zeros((n, N_COLS))
@@ -344,7 +342,8 @@ class Engine:
         rows[:, COL_M] = m[:, 0]
         rows[:, COL_R] = m[:, 1]
         rows[:, COL_UP] = m[:, 2:5]
-        rows[:, COL_GAP] = gap
+        if gap:
+            rows[:, COL_GAP] = 1.0
         floor = self.noise(m[:, 0])
         rows[:, COL_Q] = np.fmax(self.params.quiet_range_mps2, NOISE_QUIET_SIGMAS * floor)
         self.ring.write(rows)
@@ -563,7 +562,7 @@ class Engine:
         lo = max(self.ring.first, last[0])
         hi = max(lo, min(self.ring.total, before_key + 1))
         ts = self.ring.get(lo, hi, COL_T) if hi > lo else np.zeros(0)
-        closed = np.flatnonzero(ts >= deadline_t)
+        closed = (ts >= deadline_t).nonzero()[0]
         if closed.size:
             self._held = []
             for h in held:
@@ -741,7 +740,7 @@ class Engine:
         end_s = raw_end + s.end_offset_s
         lo = max(ring.first, int(math.floor(start)))
         hi = min(ring.total, int(math.ceil(end)) + 1)
-        gap = bool(np.any(ring.get(lo, hi, COL_GAP) > 0)) if hi > lo else False
+        gap = bool((ring.get(lo, hi, COL_GAP) > 0).any()) if hi > lo else False
         k = min(max(key, ring.first), ring.total - 1)
         detected_at_s = float(ring.get(k, k + 1, COL_T)[0])
         # the set: a rest of set_rest_s since the last rep closes it first
@@ -861,7 +860,7 @@ class Engine:
         if upto <= lo:
             return
         t = self.ring.get(lo, upto, COL_T)
-        hit = np.flatnonzero(t >= deadline)
+        hit = (t >= deadline).nonzero()[0]
         if hit.size:
             self._close_set(index=lo + int(hit[0]), end_reason=None)
         else:

@@ -95,6 +95,23 @@ def smoothing_fir(*, fs_hz: float, half_width_s: float) -> tuple[np.ndarray, int
     return taps, half
 
 
+def sliding_windows(x: np.ndarray, w: int) -> np.ndarray:
+    """View ``v`` of a C-contiguous 1-D array with ``v[j] = x[j : j + w]``.
+
+    ``numpy.lib.stride_tricks.sliding_window_view`` without its argument handling, which
+    costs more than the windows' work on the engine's short blocks.  Read it; never write to it.
+    """
+    return np.ndarray((x.shape[0] - w + 1, w), dtype=x.dtype, buffer=x, strides=(x.strides[0],) * 2)
+
+
+def diff_from(prev: float, x: np.ndarray) -> np.ndarray:
+    """``np.diff(x, prepend=prev)`` (the same subtractions) without its overhead on short blocks."""
+    d = np.empty(x.shape[0])
+    d[0] = x[0] - prev
+    np.subtract(x[1:], x[:-1], out=d[1:])
+    return d
+
+
 STEP_PERIODS_S = (0.3, 0.75)  # the periods of a walking step (cadence 80-200 steps/min)
 
 
@@ -158,7 +175,7 @@ class NoiseFloor:
         if n == 0:
             return out
         K = self.K
-        d = np.abs(np.diff(x, prepend=x[0] if self.prev is None else self.prev))
+        d = np.abs(diff_from(x[0] if self.prev is None else self.prev, x))
         self.prev = float(x[-1])
         k = 0
         if self.pos % K:  # finish the open cell
@@ -168,11 +185,11 @@ class NoiseFloor:
             self.pos += k
             if self.pos % K:
                 return out
-            self._add(float(np.median(np.concatenate(self.part))))
+            self._add(float(_median(np.concatenate(self.part))))
             self.part = []
         m = (n - k) // K  # whole cells: one median call for all of them
         if m:
-            meds = np.median(d[k : k + m * K].reshape(m, K), axis=1)
+            meds = _median(d[k : k + m * K].reshape(m, K))
             for j in range(m):
                 out[k + j * K : k + (j + 1) * K] = self.floor
                 self._add(float(meds[j]))
@@ -192,3 +209,13 @@ class NoiseFloor:
             old = self.cells.popleft()
             del self.ranked[bisect.bisect_left(self.ranked, old)]
         self.floor = self.ranked[int(0.1 * (len(self.ranked) - 1))]  # 10th percentile (nearest rank below)
+
+
+def _median(x: np.ndarray) -> np.ndarray:
+    """``np.median`` along the last axis of an array without NaNs: the same values (the mean of the
+    middle two is their sum over 2), without the generic machinery that costs more than a cell's work."""
+    k = x.shape[-1] // 2
+    if x.shape[-1] % 2:
+        return np.partition(x, k, axis=-1)[..., k]
+    p = np.partition(x, (k - 1, k), axis=-1)
+    return (p[..., k - 1] + p[..., k]) / 2.0

@@ -63,11 +63,10 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
 from .errors import ConfigError
-from .filters import step_periodicity
+from .filters import sliding_windows, step_periodicity
 
 __all__ = ["OrientRep", "OrientationRepDetector"]
 
@@ -85,6 +84,7 @@ _GAIT_WINDOW_S = 4.0  # OrientRep.gait: history it looks at ...
 _GAIT_MIN_RMS_G = 0.05  # ... if |a| varies at least this much (RMS, g): steps jolt the sensor
 _GAIT_LOWPASS_HZ = 4.0  # ... in |a| low-passed at this (or 0.4 x the decimated rate)
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
+_OUTER_I, _OUTER_J = np.array([0, 1, 2, 0, 0, 1]), np.array([0, 1, 2, 1, 2, 2])  # u_i u_j for the covariance
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +292,7 @@ class OrientationRepDetector:
         n = a.shape[0]
         if n == 0:
             return []
-        if not np.all(np.isfinite(a)):
+        if not np.isfinite(a).all():
             raise ValueError("accel contains NaN or infinite values; drop or interpolate them before feeding")
         # lfilter: a 2nd-order section is well conditioned as (b, a), and far cheaper per call than sosfilt
         if self._zi is None:
@@ -326,26 +326,17 @@ class OrientationRepDetector:
 
     # ---------------------------------------------------------------- internals
     def _process(self, lp: np.ndarray, mag: np.ndarray, k0: int) -> list[OrientRep]:
-        norm = np.linalg.norm(lp, axis=1, keepdims=True)
-        u = lp / np.maximum(norm, 1e-12)
         if self._include_mag:
             u = lp / 9.80665
+        else:
+            u = lp / np.maximum(np.linalg.norm(lp, axis=1, keepdims=True), 1e-12)
         m = u.shape[0]
-        outer = np.stack(
-            [u[:, 0] * u[:, 0], u[:, 1] * u[:, 1], u[:, 2] * u[:, 2],
-             u[:, 0] * u[:, 1], u[:, 0] * u[:, 2], u[:, 1] * u[:, 2]], axis=1)
+        outer = u.take(_OUTER_I, axis=1) * u.take(_OUTER_J, axis=1)  # xx, yy, zz, xy, xz, yz
         x = np.concatenate([u, outer], axis=1)
         if self._ew_zi is None:
             self._ew_zi = signal.lfilter_zi(self._ew_b, self._ew_a)[:, None] * x[0][None, :]
         ew, self._ew_zi = signal.lfilter(self._ew_b, self._ew_a, x, axis=0, zi=self._ew_zi)
         mean = ew[:, :3]
-        cov = np.empty((m, 3, 3))
-        mm = mean[:, :, None] * mean[:, None, :]
-        cov[:, 0, 0], cov[:, 1, 1], cov[:, 2, 2] = ew[:, 3], ew[:, 4], ew[:, 5]
-        cov[:, 0, 1] = cov[:, 1, 0] = ew[:, 6]
-        cov[:, 0, 2] = cov[:, 2, 0] = ew[:, 7]
-        cov[:, 1, 2] = cov[:, 2, 1] = ew[:, 8]
-        cov -= mm
 
         # principal axis on the grid k % axis_step == 0, held in between
         step = self._axis_step
@@ -353,7 +344,15 @@ class OrientationRepDetector:
         grid = np.arange(g0, m, step)
         axes = np.empty((m, 3))
         if grid.size:
-            _, v = np.linalg.eigh(cov[grid])
+            # the covariance where the axis is measured
+            eg, mg = ew[grid], mean[grid]
+            cov = np.empty((grid.shape[0], 3, 3))
+            cov[:, 0, 0], cov[:, 1, 1], cov[:, 2, 2] = eg[:, 3], eg[:, 4], eg[:, 5]
+            cov[:, 0, 1] = cov[:, 1, 0] = eg[:, 6]
+            cov[:, 0, 2] = cov[:, 2, 0] = eg[:, 7]
+            cov[:, 1, 2] = cov[:, 2, 1] = eg[:, 8]
+            cov -= mg[:, :, None] * mg[:, None, :]
+            _, v = np.linalg.eigh(cov)
             e = v[:, :, -1]
             prev = self._axis if self._axis is not None else e[0]
             dots = np.einsum("ij,ij->i", e, np.vstack([prev[None, :], e[:-1]]))
@@ -399,7 +398,7 @@ class OrientationRepDetector:
         src = self._p[max(lo, 0) :]
         out = np.full(self._p.shape[0] - i0, np.inf)
         if src.shape[0] >= w:
-            win = sliding_window_view(src, w)
+            win = sliding_windows(src, w)
             out[pad:] = win.max(axis=1) - win.min(axis=1)
         return out
 
@@ -437,7 +436,7 @@ class OrientationRepDetector:
                 hit &= (jj - self._turns[-1].j) >= self._gap_d
             if self._settled:  # the last turnaround settled: does the signal move on past it?
                 hit |= d * (self._anchor - seg) >= _EXTEND_FRAC * hs
-            idx = np.flatnonzero(hit)
+            idx = _nonzero(hit)
             if idx.size == 0:
                 top = int(np.argmax(d * seg))
                 if d * seg[top] > d * self._ext:
@@ -483,7 +482,7 @@ class OrientationRepDetector:
         hs = self._hyst(np.arange(self._base + i, self._base + e))
         lo = np.minimum.accumulate(np.concatenate(([self._lo], seg)))[1:]
         hi = np.maximum.accumulate(np.concatenate(([self._hi], seg)))[1:]
-        idx = np.flatnonzero((seg - lo >= hs) | (hi - seg >= hs))
+        idx = _nonzero((seg - lo >= hs) | (hi - seg >= hs))
         if idx.size == 0:
             k = int(np.argmin(seg))
             if seg[k] < self._lo:
@@ -642,7 +641,7 @@ class OrientationRepDetector:
             return
         ac = ac / ac[0] * n / (n - np.arange(ac.shape[0]))
         seg = ac[lag_lo : lag_hi + 1]
-        pk = np.flatnonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
+        pk = _nonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
         if pk.size == 0:
             self._gap_d = self._period_d = 0.0
             return
@@ -650,7 +649,7 @@ class OrientationRepDetector:
         if top < _ACF_MIN:
             self._gap_d = self._period_d = 0.0
             return
-        k = int(pk[np.flatnonzero(seg[pk] >= _PEAK_PREFER * top)[0]])  # the shortest of the near-best periods
+        k = int(pk[_nonzero(seg[pk] >= _PEAK_PREFER * top)[0]])  # the shortest of the near-best periods
         self._period_d = float(lag_lo + k)
         self._gap_d = _GAP_FRAC * self._period_d
 
@@ -680,12 +679,12 @@ class OrientationRepDetector:
         lvl0, s0 = (c.value, s2) if sgn * (c.value - a.value) > 0 else (a.value, s1)
         up = sgn * (self._p[a.j - base : b.j - base + 1] - lvl0)  # rises from (<=) 0 to s0
         lvl = self.edge_frac * s0
-        below = np.flatnonzero(up <= lvl)
+        below = _nonzero(up <= lvl)
         i = int(below[-1])  # last sample at the start level (a.j itself qualifies)
         start = a.j + i + _frac(up, i, lvl)
         down = sgn * (self._p[b.j - base : c.j - base + 1] - c.value)  # falls from s2 to 0
         lvl = self.edge_frac * s2
-        hit = np.flatnonzero(down <= lvl)
+        hit = _nonzero(down <= lvl)
         k = int(hit[0]) if hit.size else down.shape[0] - 1
         end = b.j + k - (1.0 - _frac(down, k - 1, lvl) if k > 0 else 0.0)
         d, D = self._delay, self._D
@@ -711,3 +710,8 @@ def _max_angle_deg(ref: np.ndarray, u: np.ndarray) -> float:
     cz = x * ref[1] - y * ref[0]
     cross = np.sqrt(cx * cx + cy * cy + cz * cz)
     return math.degrees(float(np.max(np.arctan2(cross, u @ ref))))
+
+
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    """Indices of the true values of a 1-D mask (``np.flatnonzero`` without its wrappers)."""
+    return mask.nonzero()[0]

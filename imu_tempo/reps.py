@@ -45,6 +45,7 @@ from typing import Literal
 
 import numpy as np
 
+from .filters import sliding_windows
 from .ring import RingBuffer
 
 STANDARD_GRAVITY = 9.80665
@@ -217,7 +218,7 @@ class LobeScanner:
             end = pts - lo + 1
             begin = np.maximum(end - self.W, 0)
             ok = np.abs((c[end] - c[begin]) / (end - begin) - usual) <= G_JUMP_MPS2
-            hit = np.flatnonzero(ok)
+            hit = _nonzero(ok)
             if hit.size:
                 return c0 + int(hit[0])
         return -1
@@ -231,54 +232,53 @@ class LobeScanner:
         c = self._q_cache
         if c is None or start < c[0] or c[1] < start:
             lo = max(min(start, self.pos) - self.Wv, self.floor, self.ring.first)
-            c = (lo, lo, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
-        lo, hi, q, ql = c
+            c = (lo, lo, np.zeros((2, 0), dtype=bool))
+        lo, hi, flags = c
         if stop > hi:
             x, xlo = self._hist(hi, stop, self.Wf)
             # A slow grind is as steady as a rest to the accelerometer: with a gyroscope, a
             # long rest (which needs no velocity check) must not rotate either.
             turning = self.ring.get(xlo, xlo + x.shape[0], COL_R) >= self.p.rest_rate_radps
-            q = np.concatenate((q, self._quiet(x, xlo, hi, self.W)))
-            ql = np.concatenate((ql, self._quiet(x, xlo, hi, self.Wf, also_bad=turning)))
+            flags = np.concatenate((flags, self._quiet(x, xlo, hi, turning)), axis=1)
             hi = stop
             keep = 4 * self.Wv + self.Wf  # rescans never go back further than this
             if hi - lo > 2 * keep:
                 cut = min(hi - keep, start) - lo
                 if cut > 0:
-                    q, ql, lo = q[cut:], ql[cut:], lo + cut
-        self._q_cache = (lo, hi, q, ql)
-        return q[start - lo : stop - lo], ql[start - lo : stop - lo]
+                    flags, lo = flags[:, cut:], lo + cut
+            self._q_cache = (lo, hi, flags)
+        elif c is not self._q_cache:
+            self._q_cache = c
+        return flags[0, start - lo : stop - lo], flags[1, start - lo : stop - lo]
 
-    def _quiet(self, x: np.ndarray, lo: int, start: int, window: int, also_bad: np.ndarray | None = None) -> np.ndarray:
-        """Trailing-window quiet flags for indices [start, lo + len(x)).
+    def _quiet(self, x: np.ndarray, lo: int, start: int, turning: np.ndarray) -> np.ndarray:
+        """Trailing-window quiet flags for indices [start, lo + len(x)): row 0 over the rest
+        window ``W``, row 1 over the forced-rest window ``Wf`` (where ``turning`` breaks it too).
 
         Quiet: over the window ending at the sample, every value within
         ``rest_level`` of standard gravity (a free fall is steady too, and a drifting
         gravity estimate must not vouch for itself) and a range below ``quiet_range``.
         Windows reaching before the first valid sample are not quiet.
         """
-        n_out = lo + x.shape[0] - start
+        m = x.shape[0]
+        n_out = lo + m - start
+        q = np.zeros((2, max(n_out, 0)), dtype=bool)
         if n_out <= 0:
-            return np.zeros(0, dtype=bool)
-        idx = np.arange(start, start + n_out)
-        full = idx - window + 1 >= max(lo, self.floor)
-        q = np.zeros(n_out, dtype=bool)
-        if not full.any():
             return q
-        bad = np.abs(x - STANDARD_GRAVITY) >= self.p.rest_level_mps2
-        if also_bad is not None:
-            bad |= also_bad
-        cbad = np.concatenate(([0], np.cumsum(bad)))
-        rel = idx - lo  # position of each output sample in x
-        ok = full.copy()
-        ok[full] = (cbad[rel[full] + 1] - cbad[rel[full] - window + 1]) == 0
-        cand = np.flatnonzero(ok)
-        if cand.size:
-            win = np.lib.stride_tricks.sliding_window_view(x, window)  # win[j] = x[j : j + window]
-            rows = win[rel[cand] - window + 1]
-            # the quiet range grows with the sensor's own noise (COL_Q; see filters.NoiseFloor)
-            thr = self.ring.get(start, start + n_out, COL_Q)[cand]
-            q[cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr
+        pos = np.arange(m)
+        out = pos[m - n_out :]  # positions in x of the samples flagged
+        before = max(lo, self.floor) - lo - 1  # position of the last sample before the first valid one
+        level_bad = np.abs(x - STANDARD_GRAVITY) >= self.p.rest_level_mps2
+        thr = None
+        for row, (window, bad) in enumerate(((self.W, level_bad), (self.Wf, level_bad | turning))):
+            # samples since the last offender (or the first valid sample): the window must fit in them
+            last = np.maximum.accumulate(np.where(bad, pos, before))[m - n_out :]
+            cand = (out - last >= window).nonzero()[0]
+            if cand.size:
+                rows = sliding_windows(x, window)[out[cand] - window + 1]  # the window ending at each
+                if thr is None:  # the quiet range grows with the sensor's own noise (COL_Q; filters.NoiseFloor)
+                    thr = self.ring.get(start, start + n_out, COL_Q)
+                q[row, cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr[cand]
         return q
 
     def _xc(self, lo: int, hi: int) -> np.ndarray:
@@ -300,7 +300,7 @@ class LobeScanner:
         x = self._xc(lo, j + 1)
         level = float(self.ring.get(anchor - 1, anchor, COL_C)[0]) / (anchor - self.rest_start)
         side = np.sign(x[-1] - level)
-        back = np.flatnonzero(side * (x[: anchor - lo + 1] - level) <= 0)  # at or across the level
+        back = _nonzero(side * (x[: anchor - lo + 1] - level) <= 0)  # at or across the level
         if side == 0 or back.size == 0:
             return anchor  # never at the level: no clean start to go back to
         return lo + int(back[-1])
@@ -313,20 +313,18 @@ class LobeScanner:
         c = np.cumsum(np.concatenate(([self.c_prev], xi)))[1:]
         self.ring.put(i, COL_C, c)
         self.ring.put(i, COL_V, np.zeros_like(c))
-        idx = np.arange(i, stop)
-        n_rest = idx - self.rest_start + 1
+        n_rest = np.arange(i - self.rest_start + 1, stop - self.rest_start + 1)  # samples of rest so far
         mean_rest = c / n_rest  # the rest's own level: a stale g cannot fake a movement
-        back = idx - self.Wv
-        has = back >= self.rest_start
+        # the velocity gained over the last Wv samples (or the whole rest, while it is shorter)
+        h = min(max(0, self.rest_start + self.Wv - i), stop - i)  # the first sample with Wv behind it
         win_sum = c.copy()
         n_win = n_rest.astype(float)
-        if has.any():
-            b0, b1 = int(back[has][0]), int(back[has][-1]) + 1
-            win_sum[has] = c[has] - self.ring.get(b0, b1, COL_C)
-            n_win[has] = self.Wv
+        if h < stop - i:
+            win_sum[h:] = c[h:] - self.ring.get(i + h - self.Wv, stop - self.Wv, COL_C)
+            n_win[h:] = self.Wv
         vsum = (win_sum - n_win * mean_rest) * self.dt
         trig = (~q) | (np.abs(vsum) >= self.p.v_establish_mps)
-        hits = np.flatnonzero(trig)
+        hits = _nonzero(trig)
         if hits.size == 0:
             self.c_prev = float(c[-1])
             self.pos = stop
@@ -390,7 +388,7 @@ class LobeScanner:
             # its first event, a rest winning a tie): only those need the gravity check.
             out = too_long.copy()
             lim = _first(other)
-            cand = np.flatnonzero(quiet[: lim + 1] if lim >= 0 else quiet)
+            cand = _nonzero(quiet[: lim + 1] if lim >= 0 else quiet)
             if cand.size:
                 k = self._first_at_gravity(i + cand) if len(self._g_hist) >= G_HIST_MIN else 0
                 if k >= 0:
@@ -525,7 +523,7 @@ class LobeScanner:
             vc = self.ring.get(lo, hi, COL_V) - rate * (idx - b0)
             sgn = a.sign * vc
             # the crossing from a's direction to b's nearest to the old one
-            ks = np.flatnonzero((sgn[:-1] > 0) & (sgn[1:] <= 0))
+            ks = _nonzero((sgn[:-1] > 0) & (sgn[1:] <= 0))
             if ks.size == 0:
                 continue
             k = int(ks[np.argmin(np.abs(idx[ks] - c))])
@@ -663,8 +661,13 @@ def debiased_x(ring: RingBuffer, lo: int, hi: int, bias) -> np.ndarray:
     return x
 
 
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    """Indices of the true values of a 1-D mask (``np.flatnonzero`` without its wrappers)."""
+    return mask.nonzero()[0]
+
+
 def _first(mask: np.ndarray) -> int:
-    hits = np.flatnonzero(mask)
+    hits = mask.nonzero()[0]
     return int(hits[0]) if hits.size else -1
 
 
@@ -902,12 +905,12 @@ def refine_rest_boundary(
     back = RAMP_LOW / (RAMP_HIGH - RAMP_LOW)  # from the low point to zero, in units of high - low
     if onset:
         # walk back from the peak
-        below30 = np.flatnonzero(seg[:p] < lo30)
+        below30 = _nonzero(seg[:p] < lo30)
         if below30.size == 0:
             return coarse
         k30 = int(below30[-1])
         t30 = k30 + (lo30 - seg[k30]) / (seg[k30 + 1] - seg[k30])
-        below10 = np.flatnonzero(seg[: k30 + 1] < lo10)
+        below10 = _nonzero(seg[: k30 + 1] < lo10)
         if below10.size == 0:
             return coarse
         k10 = int(below10[-1])
@@ -915,12 +918,12 @@ def refine_rest_boundary(
         t0 = t10 - (t30 - t10) * back
         return lo + seg_lo + t0
     after = seg[p + 1 :]
-    below30 = np.flatnonzero(after < lo30)
+    below30 = _nonzero(after < lo30)
     if below30.size == 0:
         return coarse
     k30 = p + 1 + int(below30[0])
     t30 = k30 - 1 + (seg[k30 - 1] - lo30) / (seg[k30 - 1] - seg[k30])
-    below10 = np.flatnonzero(seg[k30:] < lo10)
+    below10 = _nonzero(seg[k30:] < lo10)
     if below10.size == 0:
         return coarse
     k10 = k30 + int(below10[0])

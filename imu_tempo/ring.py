@@ -36,18 +36,14 @@ class RingBuffer:
         self.capacity = capacity
         self.channels = channels
         self.total = 0
+        self.first = 0  # absolute index of the oldest sample still held (kept by write: read very often)
 
     @classmethod
     def for_duration(cls, *, seconds: float, fs_hz: float, channels: int) -> RingBuffer:
         return cls(max(1, int(np.ceil(seconds * fs_hz))), channels)
 
     def __len__(self) -> int:
-        return min(self.total, self.capacity)
-
-    @property
-    def first(self) -> int:
-        """Absolute index of the oldest sample still held."""
-        return self.total - len(self)
+        return self.total - self.first
 
     def write(self, rows: np.ndarray) -> None:
         """Append ``rows`` (shape ``(n, channels)``); the oldest samples fall out."""
@@ -70,13 +66,15 @@ class RingBuffer:
                 self._buf[start:] = rows[:k]
                 self._buf[: n - k] = rows[k:]
         self.total += n
+        self.first = max(0, self.total - self.capacity)
 
     def put(self, start_abs: int, column: int, values: np.ndarray) -> None:
         """Overwrite one column for absolute indices ``[start_abs, start_abs + len(values))``."""
         n = values.shape[0]
         if n == 0:
             return
-        self._check(start_abs, start_abs + n)
+        if start_abs < self.first or start_abs + n > self.total:
+            self._check(start_abs, start_abs + n)
         pos = start_abs % self.capacity
         end = pos + n
         if end <= self.capacity:
@@ -88,14 +86,15 @@ class RingBuffer:
 
     def get(self, start_abs: int, stop_abs: int, column: int | None = None) -> np.ndarray:
         """A copy of absolute indices ``[start_abs, stop_abs)`` (all columns, or one)."""
-        self._check(start_abs, stop_abs)
-        n = stop_abs - start_abs
-        pos = start_abs % self.capacity
+        if start_abs < self.first or stop_abs > self.total or start_abs > stop_abs:
+            self._check(start_abs, stop_abs)
+        cap = self.capacity
+        pos = start_abs % cap
+        end = pos + stop_abs - start_abs
         cols = slice(None) if column is None else column
-        if pos + n <= self.capacity:
-            return self._buf[pos : pos + n, cols].copy()
-        k = self.capacity - pos
-        return np.concatenate((self._buf[pos:, cols], self._buf[: n - k, cols]))
+        if end <= cap:
+            return self._buf[pos:end, cols].copy()
+        return np.concatenate((self._buf[pos:, cols], self._buf[: end - cap, cols]))
 
     def latest(self, n: int, column: int | None = None) -> np.ndarray:
         """The newest ``n`` samples (fewer if fewer are held), oldest first."""

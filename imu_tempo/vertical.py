@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d  # noqa: F401
 
-from .filters import NoiseFloor
+from .filters import NoiseFloor, sliding_windows
 
 STANDARD_GRAVITY = 9.80665
 NOISE_SIGMAS = 4.0  # a static window's magnitude range may be this many noise sds (filters.NoiseFloor)
@@ -81,12 +81,13 @@ class VerticalAccel:
 
     def reset(self) -> None:
         self.noise = NoiseFloor(fs_hz=self.fs_hz)
-        self.h_mag = np.zeros(0)
-        self.h_rate = np.zeros((0, 3))
-        self.h_f = np.zeros((0, 3))
+        self.h_mag = np.zeros(0)  # the last W - 1 magnitudes (a static window reaches back into them)
+        self.h_f = np.zeros((0, 3))  # ... and specific forces (gravity's direction is their mean)
+        self.clean = 0  # samples since the last one that rotated fast or was far from 1 g (or the reset)
         self.bias = np.zeros(3)
-        self.u_anchor: np.ndarray | None = None  # gravity direction at the last static sample
-        self.q = np.array([1.0, 0.0, 0.0, 0.0])  # rotation from the anchor frame to the current sensor frame
+        self.u_anchor: np.ndarray | None = None  # gravity direction at the last static sample (_settled_anchor)
+        self._anchor_window: np.ndarray | None = None  # f over the window whose mean direction u_anchor is to be
+        self.q = _Q_ONE  # rotation from the anchor frame to the current sensor frame
         self.static_run = 0  # length of the static run that ends at the last sample
         self.run_rate_sum = np.zeros(3)
         self.run_u0: np.ndarray | None = None  # gravity direction at the run's first static sample
@@ -94,6 +95,7 @@ class VerticalAccel:
         self.bias_weight = 0.0  # confidence in ``bias``: sum of (run length)^2, decaying with age
         self.samples = 0  # samples seen (ages the bias estimate)
         self.up = np.zeros((0, 3))  # per sample of the last block: the direction the output is along
+        self.rate = np.zeros(0)  # per sample of the last block: |gyro| (rad/s; zeros without a gyro)
         self.bias_at = 0  # sample count at the last bias update
 
     def __call__(self, f: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -103,11 +105,12 @@ class VerticalAccel:
         output is the component along: ``f / |f|`` where the output is ``|f|``.  An
         accelerometer bias ``b`` reaches the output as ``b . up``, which changes as
         the sensor turns; the rep scanner learns ``b`` from that (see
-        :class:`imu_tempo.reps.LobeScanner`).
+        :class:`imu_tempo.reps.LobeScanner`).  ``self.rate`` holds ``|w|`` per sample.
         """
         mag = np.sqrt(np.einsum("ij,ij->i", f, f))
         self.up = f / np.fmax(mag, 1e-9)[:, None]
         if not self.use_gyro:
+            self.rate = np.zeros(f.shape[0])
             return mag
         if w is None:
             raise ValueError("this stream started with a gyroscope; every block must carry gyro data")
@@ -115,71 +118,82 @@ class VerticalAccel:
         W = self.W
         # a noisy sensor's magnitude is never as steady as a quiet one's: ranges scale with it
         noise = self.noise(mag)
-        hm = np.concatenate((self.h_mag, mag))
-        hw = np.concatenate((self.h_rate, w))
-        hf = np.concatenate((self.h_f, f))
-        k = hm.shape[0] - n  # history length
+        rate = self.rate = np.sqrt(np.einsum("ij,ij->i", w, w))
         # Static = over the trailing window: slow rotation, about 1 g, and a small range of |f|.
-        # The first two rule out most moving samples cheaply (a running count of offenders);
-        # the range is computed only where they pass.  The raw rate is used (bias is far
-        # below the threshold), so any block split gives the same static samples.
-        rate = np.sqrt(np.einsum("ij,ij->i", hw, hw))
-        bad = (rate >= self.rate_thr) | (np.abs(hm - STANDARD_GRAVITY) >= self.level_thr)
-        cbad = np.concatenate(([0], np.cumsum(bad)))
-        idx = np.arange(k, k + n)
-        lo_w = idx - W + 1
-        full = lo_w >= 0
-        nbad = cbad[idx + 1] - cbad[np.maximum(lo_w, 0)]
-        static = full & (nbad == 0)
-        cand = np.flatnonzero(static)
+        # The first two rule out most moving samples cheaply (a count of the samples since the
+        # last offender); the range is computed only where they pass.  The raw rate is used (bias
+        # is far below the threshold), so any block split gives the same static samples.
+        bad = (rate >= self.rate_thr) | (np.abs(mag - STANDARD_GRAVITY) >= self.level_thr)
+        if bad.any():
+            pos = np.arange(n)
+            clean = pos - np.maximum.accumulate(np.where(bad, pos, -1 - self.clean))
+        else:
+            clean = np.arange(self.clean + 1, self.clean + n + 1)
+        self.clean = int(clean[-1])
+        static = clean >= W  # the window's W samples (since the reset) all pass
+        keep = W - 1
+        hm = np.concatenate((self.h_mag, mag))
+        k = hm.shape[0] - n  # history length
+        self.h_mag = hm[-keep:]
+        cand = static.nonzero()[0]
         if cand.size:
-            win = np.lib.stride_tricks.sliding_window_view(hm, W)  # win[j] covers hm[j : j + W]
-            rows = win[idx[cand] - W + 1]
+            rows = sliding_windows(hm, W)[k + cand - W + 1]  # the window ending at each candidate
             thr = np.fmax(self.range_thr, NOISE_SIGMAS * noise[cand])
             static[cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr
+            hf = np.concatenate((self.h_f, f))
+            self.h_f = hf[-keep:]
+        else:
+            hf = None
+            self.h_f = f[-keep:].copy() if n >= keep else np.concatenate((self.h_f, f))[-keep:]  # not the caller's array
         out = np.empty(n)
         # walk the block run by run (a handful of runs per second)
-        edges = np.flatnonzero(np.diff(static.astype(np.int8))) + 1
-        bounds = np.concatenate(([0], edges, [n]))
+        if cand.size:
+            bounds = [0, *((static[1:] != static[:-1]).nonzero()[0] + 1).tolist(), n]
+        else:
+            bounds = [0, n]  # moving throughout
         for a, b in zip(bounds[:-1], bounds[1:]):
-            a, b = int(a), int(b)
             if static[a]:
                 out[a:b] = mag[a:b]
-                # gravity = mean direction over the trailing window (history included: chunk invariant)
-                tail = hf[k + b - self.W : k + b]
-                u = (tail / np.sqrt(np.einsum("ij,ij->i", tail, tail))[:, None]).mean(axis=0)
-                self.u_anchor = u / np.linalg.norm(u)
-                self.q = np.array([1.0, 0.0, 0.0, 0.0])
+                # gravity = mean direction over the trailing window (history included: chunk
+                # invariant); worked out when first needed (the run may go on for minutes)
+                self._anchor_window = hf[k + b - W : k + b]
+                self.q = _Q_ONE
                 self.cell = None
                 if self.static_run == 0:
-                    head = hf[k + a - self.W + 1 : k + a + 1]
+                    head = hf[k + a - W + 1 : k + a + 1]
                     u0 = (head / np.sqrt(np.einsum("ij,ij->i", head, head))[:, None]).mean(axis=0)
                     self.run_u0 = u0 / np.linalg.norm(u0)
                 self.static_run += b - a
                 self.run_rate_sum += w[a:b].sum(axis=0)
             else:
-                if self.static_run >= self.bias_min:
-                    self._update_bias(self.samples + a)
-                self.static_run = 0
-                self.run_rate_sum = np.zeros(3)
-                if self.u_anchor is None:
+                u_anchor = self._settled_anchor()
+                if self.static_run:
+                    if self.static_run >= self.bias_min:
+                        self._update_bias(self.samples + a)
+                    self.static_run = 0
+                    self.run_rate_sum = np.zeros(3)
+                if u_anchor is None:
                     out[a:b] = mag[a:b]  # never seen the sensor still: magnitude until we do
                     continue
                 qs = _rotvec_to_quat((w[a:b] - self.bias) * self.dt)
                 qs[0] = _qmul(self.q[None, :], qs[:1])[0]
                 Q = _prefix_product(qs)
                 self.q = Q[-1] / np.linalg.norm(Q[-1])
-                anchors = self._level(Q, f[a:b], mag[a:b], rate[k + a : k + b], noise[a:b], start=self.samples + a)
+                anchors = self._level(Q, f[a:b], mag[a:b], rate[a:b], noise[a:b], start=self.samples + a)
                 u = _rotate_inverse_each(Q, anchors)
                 out[a:b] = np.einsum("ij,ij->i", f[a:b], u)
                 self.up[a:b] = u
         self.samples += n
-        keep = W - 1
-        self.h_mag = hm[-keep:] if keep else hm[:0]
-        self.h_rate = hw[-keep:] if keep else hw[:0]
-        self.h_f = hf[-keep:] if keep else hf[:0]
         return out
 
+    def _settled_anchor(self) -> np.ndarray | None:
+        """``u_anchor``, worked out from the last static window if that is still pending."""
+        win = self._anchor_window
+        if win is not None:
+            self._anchor_window = None
+            u = (win / np.sqrt(np.einsum("ij,ij->i", win, win))[:, None]).mean(axis=0)
+            self.u_anchor = u / np.linalg.norm(u)
+        return self.u_anchor
 
     def _level(
         self, Q: np.ndarray, f: np.ndarray, mag: np.ndarray, rate: np.ndarray, noise: np.ndarray, *, start: int
@@ -197,21 +211,18 @@ class VerticalAccel:
         """
         n = f.shape[0]
         K = self.cell_n
-        fa = _rotate_each(Q, f)  # specific force in the anchor frame
-        cell = (start + np.arange(n)) // K
-        cuts = np.flatnonzero(np.diff(cell)) + 1
+        cuts = np.arange((-start) % K or K, n, K)  # block positions where a cell begins (after the first)
         heads = np.concatenate(([0], cuts))
         tails = np.concatenate((cuts, [n]))
-        s_fa = np.add.reduceat(fa, heads, axis=0)
         s_mag = np.add.reduceat(mag, heads)
         lo_mag = np.minimum.reduceat(mag, heads)
         hi_mag = np.maximum.reduceat(mag, heads)
         hi_rate = np.maximum.reduceat(rate, heads)
         cnt = (tails - heads).astype(float)
         c = self.cell
-        if c is not None and c[0] == cell[0]:  # the cell carried over from the last block or run
+        carried = c is not None and c[0] == start // K  # the cell carried over from the last block or run
+        if carried:
             cnt[0] += c[1]
-            s_fa[0] += c[2]
             s_mag[0] += c[3]
             lo_mag[0] = min(lo_mag[0], c[4])
             hi_mag[0] = max(hi_mag[0], c[5])
@@ -224,11 +235,18 @@ class VerticalAccel:
             & (np.abs(s_mag / cnt - STANDARD_GRAVITY) < self.level_thr)
             & (hi_rate < self.level_rate)
         )
+        last = heads.shape[0] - 1
+        if complete[last] and not still.any():
+            s_fa = None  # no cell needs the specific force in the anchor frame (the usual case)
+        else:
+            s_fa = np.add.reduceat(_rotate_each(Q, f), heads, axis=0)  # specific force, anchor frame
+            if carried:
+                s_fa[0] += c[2]
         # the direction each cell starts with: changed only after a still cell (rare in movement)
         u_cell = np.empty((heads.shape[0], 3))
         u = self.u_anchor
         prev = 0
-        for j in np.flatnonzero(still).tolist():
+        for j in still.nonzero()[0].tolist():
             u_cell[prev : j + 1] = u
             up = s_fa[j] / np.linalg.norm(s_fa[j])
             u = u + self.level_gain * (up - u)
@@ -236,9 +254,8 @@ class VerticalAccel:
             prev = j + 1
         u_cell[prev:] = u
         self.u_anchor = u
-        last = heads.shape[0] - 1
         self.cell = None if complete[last] else [
-            int(cell[heads[last]]), cnt[last], s_fa[last].copy(), float(s_mag[last]),
+            (start + int(heads[last])) // K, cnt[last], s_fa[last].copy(), float(s_mag[last]),
             float(lo_mag[last]), float(hi_mag[last]), float(hi_rate[last]),
         ]
         return np.repeat(u_cell, (tails - heads), axis=0)
@@ -276,18 +293,38 @@ class VerticalAccel:
         return mean_rate - seen
 
 
+_Q_ONE = np.array([1.0, 0.0, 0.0, 0.0])  # the identity rotation (never written to)
+_Q_ONE.flags.writeable = False
+
+
 def _rotvec_to_quat(rv: np.ndarray) -> np.ndarray:
     ang = np.sqrt(np.einsum("ij,ij->i", rv, rv))
     half = 0.5 * ang
     # sin(x)/x stable near zero
-    s = np.where(ang > 1e-12, np.sin(half) / np.where(ang > 1e-12, ang, 1.0), 0.5 - ang * ang / 48.0)
+    big = ang > 1e-12
+    if big.all():
+        s = np.sin(half) / ang
+    else:
+        s = np.where(big, np.sin(half) / np.where(big, ang, 1.0), 0.5 - ang * ang / 48.0)
     q = np.empty((rv.shape[0], 4))
     q[:, 0] = np.cos(half)
     q[:, 1:] = rv * s[:, None]
     return q
 
 
+# The quaternion product as 16 signed products: component k of a b is
+# sum_j _QMUL_SIGN[k, j] * a[j] * b[_QMUL_B[k, j]], added left to right (the formulas in _qmul).
+_QMUL_B = np.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]])
+_QMUL_SIGN = np.array([[1, -1, -1, -1], [1, 1, 1, -1], [1, -1, 1, 1], [1, 1, -1, 1]], dtype=float)
+_QMUL_SMALL = 64  # up to this many rows, the products in one go are faster than component by component
+
+
 def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise quaternion products ``a[i] b[i]`` (w, x, y, z); both ways below give the same bits
+    (x - y is x + (-y), and a (-b) is -(a b), exactly)."""
+    if max(a.shape[0], b.shape[0]) <= _QMUL_SMALL:
+        t = a[:, None, :] * (b.take(_QMUL_B.ravel(), axis=1) * _QMUL_SIGN.ravel()).reshape(-1, 4, 4)
+        return ((t[:, :, 0] + t[:, :, 1]) + t[:, :, 2]) + t[:, :, 3]
     aw, ax, ay, az = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
     bw, bx, by, bz = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     out = np.empty((max(a.shape[0], b.shape[0]), 4))
@@ -330,4 +367,3 @@ def _rotate_rows(w, rx, ry, rz, v: np.ndarray) -> np.ndarray:
     out[:, 1] = vy + w * ty + (rz * tx - rx * tz)
     out[:, 2] = vz + w * tz + (rx * ty - ry * tx)
     return out
-
