@@ -1,7 +1,7 @@
 """Accuracy on a grid of SIMULATED sets (imu_tempo.simulate; truth known exactly).
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
-                                  [--seeds A-B] [--rates 10,400] [--no-gyro]
+                                  [--seeds A-B] [--rates 10,400] [--no-gyro] [--detector NAME]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -32,9 +32,9 @@ def one(args: tuple) -> dict:
     from imu_tempo.simulate import simulate_session
     from imu_tempo.types import SampleBlock
 
-    ex, fs, fatigue, seed, drop, sensor = args
+    ex, fs, fatigue, seed, drop, sensor, *more = args
     s = simulate_session(exercise=ex, fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=drop, **sensor)
-    settings = Settings(measure=PRESETS[ex].measure)
+    settings = Settings(measure=PRESETS[ex].measure, **(more[0] if more else {}))
     eng = Engine(settings)
     eng.feed(SampleBlock(t_s=s.t_s, accel=s.accel, gyro=s.gyro, fs_hz=s.fs_hz))
     eng.finish()
@@ -94,10 +94,12 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def run(quick: bool = False, jobs: int = 2, sensor: dict | None = None, seeds=None, rates=None) -> dict:
+def run(quick: bool = False, jobs: int = 2, sensor: dict | None = None, seeds=None, rates=None,
+        detector: str | None = None) -> dict:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as ex:
-        rows = list(ex.map(one, grid(quick, sensor, seeds, rates)))
+        settings_kw = {"detector": detector} if detector else {}
+        rows = list(ex.map(one, [g + (settings_kw,) for g in grid(quick, sensor, seeds, rates)]))
     res = {"overall": summarize(rows)}
     for ex_name in EXERCISES:
         res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise", type=float)
     ap.add_argument("--gyro-noise", type=float)
     ap.add_argument("--no-gyro", action="store_true", help="an accelerometer-only sensor")
+    ap.add_argument("--detector", help="rep channel(s) instead of the default (see Settings.detector)")
     ap.add_argument("--seeds", help="seed range A-B (inclusive) instead of 0-3, e.g. 10-13 for held-out sets")
     ap.add_argument("--rates", help="comma-separated rates in Hz instead of 25,50,100,200 (10-400)")
     extra, rest = ap.parse_known_args(argv)
@@ -132,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         sensor["gyro_noise_rad_s"] = extra.gyro_noise
     if extra.no_gyro:
         sensor["gyro"] = False
-    return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates), __doc__, rest)
+    return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates, detector=extra.detector),
+                     __doc__, rest)
 
 
 if __name__ == "__main__":
