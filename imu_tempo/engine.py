@@ -102,6 +102,7 @@ AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may s
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SOFT_TURN_V = 0.15  # a rep's start or end turnaround is a stop if the velocity stays under this (x peak) between
 SOFT_TOP_V = 0.25  # ... and the top of its lift, inside the rep
+SOFT_DISP = 0.1  # ... or if the sensor moves less than this fraction of the lobe's displacement
 SMOOTH_HALF_WIDTH_S = 0.012  # light linear-phase smoothing of |accel|
 RING_EXTRA_S = 12.0  # ring capacity beyond the longest rep: refinement and rests look back this far
 SCHEMA = "imu-tempo.analysis/1"
@@ -805,7 +806,8 @@ class Engine:
         The lift ends at a stop, but walking off (after a set's last rep) or a slow drift
         keeps the sensor from looking still, and the velocity crosses zero later.  When the
         lobe's deceleration ramp reaches zero clearly before the crossing and the lobe
-        barely moves in between (under ``max_v`` of its peak velocity), the ramp's end is the
+        barely moves in between (under ``max_v`` of its peak velocity, or under SOFT_DISP of
+        its displacement: walking the bar to the rack bobs the sensor), the ramp's end is the
         boundary (the mirror image for a start).  The top of a pull-up is such a stop inside
         the rep: a brief hold, then the descent, while the arm's turn (a bias the set's rests
         have not measured yet) tilts the velocity by up to a fifth of its peak.  A turnaround
@@ -818,9 +820,10 @@ class Engine:
         if b - a < 2.0 or lo < self.ring.first or hi > self.ring.total:
             return idx
         v = self.ring.get(lo, hi, COL_V)
-        if float(np.max(np.abs(v))) >= max_v * lobe.peak_v:
-            return idx
-        return r
+        still = float(np.max(np.abs(v))) < max_v * lobe.peak_v
+        # steps right after the last rep bob the velocity by 0.2 m/s, but go nowhere
+        bobbing = abs(float(v.sum())) / self.fs_hz < SOFT_DISP * abs(lobe.disp)
+        return r if still or bobbing else idx
 
     def _refine_rest(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
         ring = self.ring

@@ -314,6 +314,19 @@ def test_without_a_gyro_racking_after_swings_is_not_a_slow_rep(seed):
     assert durs[-1] < 2.5 * durs[len(durs) // 2]
 
 
+@pytest.mark.parametrize(("fs", "seed", "fatigue"), [(100.0, 7, True), (50.0, 6, False)])
+def test_the_last_push_press_ends_where_the_bar_stops_not_at_the_first_step(fs, seed, fatigue):
+    """Lowered straight into walking the bar to the rack: the steps bob the velocity, so it only
+    crossed zero 0.4-0.7 s after the bar stopped, and the set's last rep was timed that much long."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="push_press", fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=0.002 if seed == 7 else 0.0)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    last = eng.sets[0].reps[-1]
+    assert eng.sets[0].rep_count == len(s.truth)
+    assert abs(last.end_s - s.truth[-1].end_s) < 0.05, (last.end_s, s.truth[-1].end_s)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_reps_never_overlap_on_simulated_sessions(seed):
     from imu_tempo.simulate import simulate_session
