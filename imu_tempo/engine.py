@@ -98,6 +98,7 @@ AUTO_LEAD_MAX = 3.0  # ... and lasting up to this many median reps: a set's firs
 # swing is the set-up alone
 MAX_HELD = 4  # a set's first reps waiting for one that settles them (Engine._holds) ...
 SLOW_SETUP_S = 2.0  # ... among them reps rising less than WALK_MAX_ROM_M over more than this
+SETUP_PEAK_V_MPS = 0.35  # ... or never faster than this
 AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may still take in
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SOFT_TURN_V = 0.15  # a rep's start or end turnaround is a stop if the velocity stays under this (x peak) between
@@ -543,10 +544,13 @@ class Engine:
         return self._slow_setup(item)
 
     def _slow_setup(self, item: tuple) -> bool:
-        """A vertical rep rising less than WALK_MAX_ROM_M over more than SLOW_SETUP_S."""
-        rom = item[6]
+        """A vertical rep rising less than WALK_MAX_ROM_M, over more than SLOW_SETUP_S or never
+        faster than SETUP_PEAK_V_MPS: drift over a few steps, not a lift."""
+        rom, peak_v = item[6], item[5]
+        if rom is None or rom >= WALK_MAX_ROM_M:
+            return False
         slow = self._time_at(item[3]) - self._time_at(item[2]) > SLOW_SETUP_S
-        return slow and rom is not None and rom < WALK_MAX_ROM_M
+        return slow or (peak_v is not None and peak_v < SETUP_PEAK_V_MPS)
 
     def _release_held(self, *, before_key: int, next_item=None) -> None:
         """Settle the held first reps: drop set-up moves, emit the rest (late) before what follows.
