@@ -72,7 +72,7 @@ from .types import (
 
 ORIENT_HOLD_S = 1.0  # orientation reps wait this long past their end for an overlapping vertical rep
 NOISE_QUIET_SIGMAS = 4.0  # a rest's range may reach this many of the sensor's noise sds (filters.NoiseFloor)
-PARTIAL_ROM = 0.4  # a rep rising less than this fraction of its set's (median) reps is not a rep
+PARTIAL_ROM = 0.5  # a rep rising less than this fraction of its set's (median) reps is not a rep
 # A rep cannot start a set while the sensor shows steps (a walk to the bar, whose bobbing and
 # drift can add up to a small 'rep'): the vertical signal over the rep and the second before it
 # is periodic at a step's period (filters.step_periodicity >= WALK_GAIT_MIN) and

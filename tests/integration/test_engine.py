@@ -369,6 +369,17 @@ def test_a_partial_last_swing_is_not_a_rep():
     assert all(r.rom_m > 0.4 for r in reps)
 
 
+@pytest.mark.parametrize("fs", [25.0, 100.0])
+def test_parking_the_bell_after_a_fresh_set_is_not_a_rep(fs):
+    """A simulated set whose bell is parked with a half swing (0.48 m, 46 % of the set's swings)."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=fs, seed=46, fatigue=False)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    assert [st.rep_count for st in eng.sets] == [len(s.truth)]
+    assert abs(eng.sets[0].reps[-1].end_s - s.truth[-1].end_s) < 0.05
+
+
 def test_a_slow_last_pull_up_is_one_rep():
     """A grinding rep is steady to the accelerometer, but the arm turns: it is not cut by a 'rest'."""
     from imu_tempo.simulate import simulate_session
