@@ -520,6 +520,8 @@ class Engine:
 
     def _emit_vertical(self, item: tuple) -> None:
         key, _, start, end, conc_s, peak_v, rom, channel = item
+        # a rep that would wait does not settle the reps waiting before it; once they are settled
+        # (the set may have opened), it may not need to wait any more
         self._release_held(before_key=key, next_item=None if self._holds(item) else item)
         if self._holds(item):
             self._held.append(item)
@@ -532,9 +534,9 @@ class Engine:
         A set-up move looks like a rep that rises far less than the set's reps: a kettlebell
         hike or a lift onto the back flows into the first rep; drift while walking up to the
         bell, then bending to it, is one slow 'rep' that rises little.  So a set's first rep
-        waits when it flows into the next (continuous sets), and when it rises less than
-        WALK_MAX_ROM_M over more than SLOW_SETUP_S; a rep that does not wait settles them.
-        A paused set's first rep that rises like a lift is not delayed.
+        waits when it flows into the next (continuous sets), and when it looks like such a
+        shift (:meth:`_slow_setup`); a rep that does not wait settles them.  A paused set's
+        first rep that rises like a lift is not delayed.
         """
         rom, channel = item[6], item[7]
         if rom is None or self._open is not None or len(self._held) >= MAX_HELD:
@@ -609,8 +611,12 @@ class Engine:
 
     def _bout_gap(self) -> float:
         """Largest pause (ring samples) between two reps of the current orientation bout."""
+        return AUTO_GAP_REPS * self._bout_median() + self.fs_hz
+
+    def _bout_median(self) -> float:
+        """Median duration (ring samples; the upper one of an even count) of the bout's reps."""
         durs = sorted(q[3] - q[2] for q in self._bout)
-        return AUTO_GAP_REPS * durs[len(durs) // 2] + self.fs_hz
+        return durs[len(durs) // 2]
 
     def _orient_owns(self, start: float) -> bool:
         """Auto: does a counted orientation bout still go on at ring index ``start``?"""
@@ -657,8 +663,7 @@ class Engine:
         elif len(self._bout) < AUTO_BOUT_MIN and not self._continues_set(item):
             return
         else:
-            durs = sorted(q[3] - q[2] for q in self._bout)
-            med = durs[len(durs) // 2]
+            med = self._bout_median()
             lo, hi = AUTO_CONSISTENT
             release = [q for q in self._bout if lo * med <= q[3] - q[2] <= hi * med]
             kept = {q[1] for q in release}
@@ -673,8 +678,7 @@ class Engine:
 
     def _fits_bout(self, item: tuple) -> bool:
         """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT)?"""
-        durs = sorted(q[3] - q[2] for q in self._bout)
-        med = durs[len(durs) // 2]
+        med = self._bout_median()
         lo, hi = AUTO_CONSISTENT
         return lo * med <= item[3] - item[2] <= hi * med
 
