@@ -261,6 +261,17 @@ def _accuracy_goals(acc: dict) -> str:
     return "Goals (issue 2): " + "; ".join(parts) + "."
 
 
+def _short_accuracy_table(acc: dict) -> list[str]:
+    """Markdown rows of one accuracy run's slices: count, duration, failures (no latency)."""
+    L = ["| slice | sets | exact count | duration MAE ms | first failure exact | fresh sets flagged |",
+         "|---|---|---|---|---|---|"]
+    for k, v in acc.items():
+        if isinstance(v, dict):
+            L.append(f"| {k} | {v['sets']} | {v['exact_count_rate']} | {v['duration_mae_ms']} | "
+                     f"{v['first_failure_exact_rate']} | {v['fresh_sets_flagged_rate']} |")
+    return L
+
+
 def _goal(ok: bool | None) -> str:
     return "-" if ok is None else ("met" if ok else "**missed**")
 
@@ -541,14 +552,8 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "grid's result is fitted to the sessions we studied; read these as the expected accuracy on "
                 "sessions the simulator has not shown us.",
                 "",
-                "| slice | sets | exact count | duration MAE ms | first failure exact | fresh sets flagged |",
-                "|---|---|---|---|---|---|",
             ]
-            for k, v in held.items():
-                if isinstance(v, dict):
-                    L.append(f"| {k} | {v['sets']} | {v['exact_count_rate']} | {v['duration_mae_ms']} | "
-                             f"{v['first_failure_exact_rate']} | {v['fresh_sets_flagged_rate']} |")
-            L += ["", _accuracy_goals(held), ""]
+            L += _short_accuracy_table(held) + ["", _accuracy_goals(held), ""]
         nog = res.get("accuracy_no_gyro")
         if nog:
             L += [
@@ -558,14 +563,8 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "'reps'; `--detector vertical` counts those exercises well without a gyroscope, but no detector "
                 "counts kettlebell swings from the accelerometer alone.",
                 "",
-                "| slice | sets | exact count | duration MAE ms | first failure exact | fresh sets flagged |",
-                "|---|---|---|---|---|---|",
             ]
-            for k, v in nog.items():
-                if isinstance(v, dict):
-                    L.append(f"| {k} | {v['sets']} | {v['exact_count_rate']} | {v['duration_mae_ms']} | "
-                             f"{v['first_failure_exact_rate']} | {v['fresh_sets_flagged_rate']} |")
-            L += [""]
+            L += _short_accuracy_table(nog) + [""]
         L += ["The p95 latency of kettlebell swings is the set's first swing, which waits for the second.", ""]
     if res.get("real"):
         r = res["real"]
