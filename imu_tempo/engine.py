@@ -52,6 +52,7 @@ from .reps import (
     RepCandidate,
     debiased_x,
     refine_rest_boundary,
+    rest_end_horizon,
 )
 from .ring import RingBuffer
 from .settings import Settings
@@ -149,6 +150,7 @@ class Engine:
         self._qseq = 0
         self._vertical_spans: list[tuple[float, float]] = []
         self._held: list[tuple] = []  # a set's first rep(s), until a rep that rises confirms them
+        self._waiting: list[RepCandidate] = []  # reps whose slow braking runs on past the data so far
         self._set_scan_pos = 0  # samples before this were already checked against the set deadline
 
     # -- public API -----------------------------------------------------------------------
@@ -397,6 +399,10 @@ class Engine:
         if final:
             for lobe in self._end_of_data_lobe():
                 self._on_lobe(lobe)
+        if self._waiting:
+            waiting, self._waiting = self._waiting, []
+            for cand in waiting:
+                self._emit_rep(cand, final=final)
         if final:
             self.assembler.reset()
         self._finalize(upto=self.ring.total + (ORIENT_HOLD_BIG if final else 0))
@@ -429,8 +435,12 @@ class Engine:
         sc.flush()
         return out
 
-    def _emit_rep(self, c: RepCandidate) -> None:
-        """Time a vertical-channel rep and queue it for finalisation in data order."""
+    def _emit_rep(self, c: RepCandidate, *, final: bool = False) -> None:
+        """Time a vertical-channel rep and queue it for finalisation in data order.
+
+        A rep whose end's braking runs on past the data so far waits for it (``_waiting``), so
+        that any split of the stream into blocks times it alike (``final``: no more data comes).
+        """
         ring = self.ring
         first, last = c.lobes[0], c.lobes[-1]
         end_at, end_kind = c.end, c.end_kind
@@ -438,12 +448,19 @@ class Engine:
         if k < len(c.lobes) - 1:
             last = c.lobes[k]
             end_at, end_kind = last.end, last.end_kind
+        ready_at = c.done_at
+        for at, kind, lobe in ((end_at, end_kind, last), (c.conc.end, c.conc.end_kind, c.conc)):
+            if kind == "rest":
+                ready_at = max(ready_at, self._rest_end_horizon(at, lobe) - 1)
+        if ready_at > ring.total - 1 - self.delay and not final:
+            self._waiting.append(c)
+            return
         start = self._refine(c.start, c.start_kind, first, onset=True, soft=SOFT_TURN_V)
         end = self._refine(end_at, end_kind, last, onset=False, soft=SOFT_TURN_V)
         conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
         conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False, soft=SOFT_TOP_V)
         conc_s = self._time_at(conc_end) - self._time_at(conc_start)
-        key = min(c.done_at + self.delay, ring.total - 1)
+        key = min(ready_at + self.delay, ring.total - 1)
         # a rep that ends at a turnaround flows into the next (continuous set): if it is the
         # set's first, it may be a hike; one that ends at rest is released at once
         channel = "vertical" if c.end_kind == "rest" else "vertical-continuous"
@@ -833,15 +850,28 @@ class Engine:
         bobbing = abs(float(v.sum())) / self.fs_hz < SOFT_DISP * abs(lobe.disp)
         return r if still or bobbing else idx
 
-    def _refine_rest(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
+    def _rest_window(self, idx: float, lobe: Lobe) -> tuple[int, int, int]:
+        """The span and [lo, hi) data range a rest boundary at ``idx`` is refined over."""
         ring = self.ring
         length = max(2.0, lobe.end - lobe.start)
         span = int(length * 0.6) + self.scanner.W
         lo = max(ring.first, self.segment_floor, int(idx) - span - 2)
         hi = min(ring.total - self.delay if not self._finished else ring.total, int(idx) + span + 3)
+        return span, lo, hi
+
+    def _rest_end_horizon(self, idx: float, lobe: Lobe) -> int:
+        """One past the last sample the refinement of this rest end reads (reps.rest_end_horizon)."""
+        span, lo, hi = self._rest_window(idx, lobe)
+        if hi - lo < 4:
+            return 0
+        x = debiased_x(self.ring, lo, hi, lobe.bias)
+        return rest_end_horizon(x, lo, g=lobe.g, sign=-lobe.sign, coarse=idx, span=span, tail=self.scanner.W)
+
+    def _refine_rest(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
+        span, lo, hi = self._rest_window(idx, lobe)
         if hi - lo < 4:
             return idx
-        x = debiased_x(ring, lo, hi, lobe.bias)  # as the lobe was integrated
+        x = debiased_x(self.ring, lo, hi, lobe.bias)  # as the lobe was integrated
         sign = lobe.sign if onset else -lobe.sign
         r = refine_rest_boundary(
             x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset, tail=self.scanner.W

@@ -39,6 +39,7 @@ fractional indices locate boundaries between samples.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Literal
@@ -69,6 +70,23 @@ ONSET_BACK_S = 0.3
 # measurements (once there are G_HIST_MIN): a sensor's scale error moves its 1 g reading by
 # ~0.1-0.3 m/s^2 as it turns, and its bias projection is learnt and taken off.
 G_JUMP_MPS2 = 0.4
+# A slow, smooth movement (a 2 s eccentric) is as steady as a rest to the accelerometer, and
+# its velocity, below v_establish for its last quarter second, looks like a rest's drift.
+# Where the sensor faces as it did when gravity was measured (SAME_WAY_COS), it reads that
+# gravity to within its noise (scale error and bias projection barely change), so the
+# distance from it tells the two apart (LobeScanner._at_gravity) -- once that gravity agrees
+# with the session's others to G_VOUCH_MPS2 (a set-up move can pass for a rest and measure
+# one 0.9 m/s^2 off).
+SAME_WAY_COS = float(np.cos(np.radians(10.0)))
+G_VOUCH_MPS2 = 0.15
+REST_OFF_MPS2 = 0.4  # a rest's window (quiet_window_s) is within this of gravity on average ...
+STEADY_OFF_MPS2 = 0.25  # ... and a forced rest's (force_rest_s) within this
+DRIFT_MPS2 = 0.1  # a forced rest's velocity has drifted no faster than this since the bout began
+# While a rest is shorter than the onset window, a movement leaving it is judged against its
+# level over its first REST_LEVEL_S, give or take LEVEL_SIGMAS standard errors of that level
+# per second.
+REST_LEVEL_S = 0.3
+LEVEL_SIGMAS = 4.0
 G_HIST = 9
 G_HIST_MIN = 3
 
@@ -129,6 +147,7 @@ class LobeScanner:
         self.Wf = max(self.W + 1, int(round(params.force_rest_s * fs_hz)))
         self.Wv = max(2, int(round(params.onset_window_s * fs_hz)))
         self.Wo = max(self.W + 1, int(round(ONSET_BACK_S * fs_hz)))
+        self.Wl = max(2, int(round(REST_LEVEL_S * fs_hz)))
         self.max_lobe = int(round(params.max_lobe_s * fs_hz))
         self.Wg = max(self.W, int(round(2.0 * fs_hz)))  # gravity is re-measured over a rest's last 2 s
         self.g = g0
@@ -157,6 +176,8 @@ class LobeScanner:
         self._bias_y = np.zeros(3)
         self._bias_at = 0  # sample index of the last update (ages the normal equations)
         self._g_up: np.ndarray | None = None  # direction (sensor frame) where g was last measured
+        self._turned: tuple[float, int, int] = (-1.0, 0, -1)  # bout start, checked up to, first turned (_first_turned)
+        self._level: tuple[int, float, float] = (-1, 0.0, 0.0)  # rest start, its early level, its standard error
         self._g_fresh = False  # g was measured at the rest this bout started from
         self._g_hist: list[float] = []  # the last accepted gravity measurements
 
@@ -324,6 +345,17 @@ class LobeScanner:
             n_win[h:] = self.Wv
         vsum = (win_sum - n_win * mean_rest) * self.dt
         trig = (~q) | (np.abs(vsum) >= self.p.v_establish_mps)
+        k_lvl = self.rest_start + self.Wl - 1
+        if k_lvl < i + h:
+            # While the rest is shorter than the onset window, that window is the whole rest,
+            # and so is the level it is judged against: a movement easing out of a short hold
+            # (a slow descent from the top) pulls that level along and never gains velocity
+            # from it.  Judge it against the rest's early level instead.
+            lvl, se = self._early_level(k_lvl)
+            late = slice(max(0, k_lvl + 1 - i), h)
+            n_late = n_rest[late]
+            tol = self.p.v_establish_mps + LEVEL_SIGMAS * se * (n_late - self.Wl) * self.dt
+            trig[late] |= np.abs(c[late] - n_late * lvl) * self.dt >= tol
         hits = _nonzero(trig)
         if hits.size == 0:
             self.c_prev = float(c[-1])
@@ -377,7 +409,8 @@ class LobeScanner:
         self._u_scan, self._u_base = u, i
         q, ql = self._quiet_cached(i, stop)
         idx = np.arange(i, stop)
-        quiet = ((q & (np.abs(v) < self.p.v_establish_mps)) | ql) & (idx > self.move_from)
+        at_g, at_g_long = self._at_gravity(i, stop, v, xi)
+        quiet = ((q & at_g & (np.abs(v) < self.p.v_establish_mps)) | (ql & at_g_long)) & (idx > self.move_from)
         # No phase of a rep lasts this long: the velocity has drifted.  Re-anchor as if at rest;
         # the assembler drops the lobe (it never returns to its start level).
         open_since = (self.pending or self.cur).start if (self.pending or self.cur) else i
@@ -450,6 +483,67 @@ class LobeScanner:
         self._consume(v, i, i, i + j + 1)
         self._cycle_update(cur)
         return None
+
+    def _early_level(self, k_lvl: int) -> tuple[float, float]:
+        """The rest's mean over its first ``Wl`` samples (up to ``k_lvl``) and its standard error."""
+        r0, lvl, se = self._level
+        if r0 != self.rest_start:
+            x = self._xc(max(self.rest_start, self.ring.first), k_lvl + 1)
+            lvl, se = float(x.mean()), float(x.std()) / math.sqrt(x.shape[0])
+            self._level = (self.rest_start, lvl, se)
+        return lvl, se
+
+    def _at_gravity(self, start: int, stop: int, v: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether the rest (``W``) and forced-rest (``Wf``) windows ending at each sample of
+        [start, stop) may be rests, by the gravity last measured (``v``, ``x``: the velocity and
+        the debiased signal there).
+
+        A quiet window is a rest when the velocity is near zero, and a long one even when the
+        velocity has drifted: the gravity it was integrated against may be wrong.  But a slow,
+        smooth lift or descent is quiet too: a forced rest at its steady acceleration cut it in
+        pieces, and its gentle braking, slower than v_establish for a quarter second, cut it
+        short.  Facing as when gravity was measured, the sensor reads that gravity, so a
+        window REST_OFF / STEADY_OFF off it on average is moving; and if it has faced that way
+        all bout, the velocity integrated against it has drifted no faster than DRIFT_MPS2.
+        Turned away, or with a gravity the session does not vouch for, nothing changes.
+        """
+        n_out = stop - start
+        hist = self._g_hist
+        if self._g_up is None or abs(self.g - statistics.median(hist)) > G_VOUCH_MPS2:
+            yes = np.ones(n_out, dtype=bool)
+            return yes, yes
+        away = self.ring.get(start, stop, COL_UP) @ self._g_up <= SAME_WAY_COS
+        if away.all():
+            return away, away
+        lo = max(self.floor, self.ring.first, start - self.Wf + 1)
+        c = np.concatenate(([0.0], np.cumsum(np.concatenate((self._xc(lo, start), x)) - self.g)))
+        idx = np.arange(start, stop)
+        k = idx - lo + 1  # c[k] sums up to and including each sample
+        out = []
+        for window, off in ((self.W, REST_OFF_MPS2), (self.Wf, STEADY_OFF_MPS2)):
+            n = np.minimum(k, window)
+            out.append(away | (np.abs(c[k] - c[k - n]) < off * n))
+        drifted = np.abs(v) < self.p.v_establish_mps + DRIFT_MPS2 * (idx - self._bout_start) * self.dt
+        out[1] &= away | drifted | (idx >= self._first_turned(start, away))
+        return out[0], out[1]
+
+    def _first_turned(self, start: int, away: np.ndarray) -> int:
+        """The first index of this bout at which the sensor faced away from where gravity was
+        measured, or ``start + len(away)`` if none yet (``away``: those flags for [start, ...)).
+        The flags depend on the data alone, so they are checked once per bout."""
+        b0, upto, first = self._turned
+        if b0 != self._bout_start:
+            b0, upto, first = self._bout_start, max(int(self._bout_start), self.ring.first), -1
+        end = start + away.shape[0]
+        if first < 0 and upto < start:
+            hit = _nonzero(self.ring.get(upto, start, COL_UP) @ self._g_up <= SAME_WAY_COS)
+            first = upto + int(hit[0]) if hit.size else -1
+        if first < 0:
+            hit = _nonzero(away)
+            first = start + int(hit[0]) if hit.size else -1
+            upto = max(upto, end)
+        self._turned = (b0, upto, first)
+        return first if first >= 0 else end
 
     def _bias_t(self) -> tuple[float, float, float]:
         return (float(self.bias[0]), float(self.bias[1]), float(self.bias[2]))
@@ -872,6 +966,31 @@ def _steady(seg: np.ndarray, quiet_mps2: float) -> bool:
 # filter and ours, which moves a low level outward; a high level sits where the ramp curves.
 RAMP_HIGH = 0.40
 RAMP_LOW = 0.15
+# A rest end's braking ramp is followed up to this many ``tail``s past the rest's start when it
+# has not died down within the first (a 2 s descent brakes gently for a quarter second).
+FOLLOW_TAILS = 4
+
+
+def rest_end_horizon(x: np.ndarray, lo: int, *, g: float, sign: int, coarse: float, span: int, tail: int) -> int:
+    """One past the last absolute index :func:`refine_rest_boundary` reads for this rest end.
+
+    ``x`` must reach ``tail`` samples past ``coarse``: whether the braking ramp runs on beyond
+    that (and the refinement follows it, up to ``FOLLOW_TAILS * tail``) depends on those alone,
+    so a streaming caller can wait for the data the answer needs and still agree with a batch one.
+    """
+    a = sign * (x - g)
+    c = int(round(coarse)) - lo
+    seg_lo, seg_hi = max(0, c - span), min(x.shape[0], c + max(2, tail))
+    if seg_hi - seg_lo >= 3 and _braking_runs_on(a[seg_lo:seg_hi]):
+        return lo + c + FOLLOW_TAILS * max(2, tail)
+    return lo + seg_hi
+
+
+def _braking_runs_on(seg: np.ndarray) -> bool:
+    """Whether a rest end's braking (``seg``, positive while braking) has not yet died down to
+    RAMP_LOW of its peak."""
+    p = int(np.argmax(seg))
+    return bool(seg[p] > 0 and not (seg[p + 1 :] < RAMP_LOW * seg[p]).any())
 
 
 def refine_rest_boundary(
@@ -885,7 +1004,8 @@ def refine_rest_boundary(
     (relative to the phase's peak within ``span`` samples).  For a rest end the
     mirror image is used, searching up to ``tail`` samples past ``coarse`` (a rest is
     found at the start of a quiet window, and the braking ramp's last, gentlest part
-    can run on inside it).  Falls back to ``coarse`` when no clean ramp exists.
+    can run on inside it), or further while the ramp runs on (:func:`rest_end_horizon`).
+    Falls back to ``coarse`` when no clean ramp exists.
     """
     n = x.shape[0]
     a = sign * (x - g)
@@ -917,6 +1037,11 @@ def refine_rest_boundary(
         t10 = k10 + (lo10 - seg[k10]) / (seg[k10 + 1] - seg[k10])
         t0 = t10 - (t30 - t10) * back
         return lo + seg_lo + t0
+    if _braking_runs_on(seg):
+        # a slow braking ramp (the end of a 2 s descent): follow it while it still brakes
+        more = a[seg_hi : min(n, c + FOLLOW_TAILS * max(2, tail))]
+        stop = _nonzero(more <= 0)
+        seg = np.concatenate((seg, more[: int(stop[0]) + 1] if stop.size else more))
     after = seg[p + 1 :]
     below30 = _nonzero(after < lo30)
     if below30.size == 0:
