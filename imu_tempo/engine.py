@@ -100,6 +100,7 @@ AUTO_LEAD_MAX = 3.0  # ... and lasting up to this many median reps: a set's firs
 MAX_HELD = 4  # a set's first reps waiting for one that settles them (Engine._holds) ...
 SLOW_SETUP_S = 2.0  # ... among them reps rising less than WALK_MAX_ROM_M over more than this
 SETUP_PEAK_V_MPS = 0.35  # ... or never faster than this
+ALIKE_RATIO = 1.5  # ... unless two in a row rise and last within this ratio of each other (a set)
 AUTO_HELD_BACK = 8  # orientation reps held back (not counted) that a bout may still take in
 MAX_FILL_S = 0.5  # gaps up to this long are bridged for the filters (and marked); longer ones reset
 SOFT_TURN_V = 0.15  # a rep's start or end turnaround is a stop if the velocity stays under this (x peak) between
@@ -553,14 +554,24 @@ class Engine:
         bell, then bending to it, is one slow 'rep' that rises little.  So a set's first rep
         waits when it flows into the next (continuous sets), and when it looks like such a
         shift (:meth:`_slow_setup`); a rep that does not wait settles them.  A paused set's
-        first rep that rises like a lift is not delayed.
+        first rep that rises like a lift is not delayed, nor is a second slow shift like the
+        first: two alike in a row are a set of slow reps (pull-ups at a slow tempo).
         """
         rom, channel = item[6], item[7]
         if rom is None or self._open is not None or len(self._held) >= MAX_HELD:
             return False
         if channel == "vertical-continuous":
             return not any(h[7] == "vertical-continuous" for h in self._held)
-        return self._slow_setup(item)
+        return self._slow_setup(item) and not any(self._slow_setup(h) and self._alike(h, item) for h in self._held)
+
+    def _alike(self, a: tuple, b: tuple) -> bool:
+        """Whether two reps rise and last within ALIKE_RATIO of each other."""
+        dur_a = self._time_at(a[3]) - self._time_at(a[2])
+        dur_b = self._time_at(b[3]) - self._time_at(b[2])
+        return (
+            a[6] is not None and b[6] is not None and max(a[6], b[6]) <= ALIKE_RATIO * min(a[6], b[6])
+            and max(dur_a, dur_b) <= ALIKE_RATIO * min(dur_a, dur_b)
+        )
 
     def _slow_setup(self, item: tuple) -> bool:
         """A vertical rep rising less than WALK_MAX_ROM_M, over more than SLOW_SETUP_S or never

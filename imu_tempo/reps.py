@@ -81,7 +81,8 @@ SAME_WAY_COS = float(np.cos(np.radians(10.0)))
 G_VOUCH_MPS2 = 0.15
 REST_OFF_MPS2 = 0.4  # a rest's window (quiet_window_s) is within this of gravity on average ...
 STEADY_OFF_MPS2 = 0.25  # ... and a forced rest's (force_rest_s) within this
-DRIFT_MPS2 = 0.1  # a forced rest's velocity has drifted no faster than this since the bout began
+DRIFT_MPS2 = 0.1  # a forced rest's velocity has drifted no faster than this since the bout began ...
+BRAKE_MPS2 = 0.1  # ... and is not braked harder than this (drift grows with the gravity error's sign)
 # While a rest is shorter than the onset window, a movement leaving it is judged against its
 # level over its first REST_LEVEL_S, give or take LEVEL_SIGMAS standard errors of that level
 # per second.
@@ -504,7 +505,8 @@ class LobeScanner:
         pieces, and its gentle braking, slower than v_establish for a quarter second, cut it
         short.  Facing as when gravity was measured, the sensor reads that gravity, so a
         window REST_OFF / STEADY_OFF off it on average is moving; and if it has faced that way
-        all bout, the velocity integrated against it has drifted no faster than DRIFT_MPS2.
+        all bout, the velocity integrated against it has drifted no faster than DRIFT_MPS2, in
+        the direction the window's offset pushes it (a window braking it is a stop under way).
         Turned away, or with a gravity the session does not vouch for, nothing changes.
         """
         n_out = stop - start
@@ -522,8 +524,11 @@ class LobeScanner:
         out = []
         for window, off in ((self.W, REST_OFF_MPS2), (self.Wf, STEADY_OFF_MPS2)):
             n = np.minimum(k, window)
-            out.append(away | (np.abs(c[k] - c[k - n]) < off * n))
+            mean = (c[k] - c[k - n]) / n
+            out.append(away | (np.abs(mean) < off))
         drifted = np.abs(v) < self.p.v_establish_mps + DRIFT_MPS2 * (idx - self._bout_start) * self.dt
+        # drift grows the way the gravity error pushes it; braking against the velocity is a stop
+        drifted &= (mean * v >= 0) | (np.abs(mean) < BRAKE_MPS2)
         out[1] &= away | drifted | (idx >= self._first_turned(start, away))
         return out[0], out[1]
 

@@ -304,6 +304,21 @@ def test_a_set_of_slow_reps_is_counted(fs, concentric_s, pattern):
         assert abs(r.concentric_s - c) < 0.1, (r.concentric_s, c)
 
 
+def test_small_slow_reps_confirm_each_other():
+    """Three slow pull-ups of a short upper arm rise (0.22 m, 1.2 s up, 1.56 s down), each like
+    the slow drift of a walk to the bar.  The first waits; the second, alike, confirms it (a set
+    of slow reps, not set-up moves), and the slow descent is not stopped mid-way.  Before, the
+    descents broke into pieces and the waiting reps were dropped: no rep at all."""
+    t, a, w, truth = vertical_session(reps=3, pattern="up_first", concentric_s=1.2, eccentric_s=1.56,
+                                      pause_s=1.0, gyro=True, rom_m=0.22)
+    _, events = run(t, a, w, 100.0, settings_=Settings(threshold_s=10.0))
+    reps = reps_of(events)
+    assert len(reps) == 3
+    for r, (s, e, _) in zip(reps, truth):
+        assert abs(r.start_s - s) < 0.15 and abs(r.end_s - e) < 0.15
+    assert reps[0].detected_at_s < truth[1][1] + 0.5  # released with the second rep, not at the set's end
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_without_a_gyro_racking_after_swings_is_not_a_slow_rep(seed):
     """Accelerometer only (auto: the orientation channel counts the swings): once the bout counts,
