@@ -1,7 +1,7 @@
 """Accuracy on a grid of SIMULATED sets (imu_tempo.simulate; truth known exactly).
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
-                                  [--seeds A-B] [--rates 10,400] [--no-gyro] [--detector NAME]
+                                  [--seeds A-B] [--rates 10,400] [--no-gyro] [--detector NAME] [--tempo X]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -10,7 +10,10 @@ first-failing-rep exact rate on fatiguing sets, false-failure rate on fresh sets
 (detected_at_s - end_s).  All numbers are synthetic: they say how the analyzer does on our simulator.
 ``--noise`` replaces the simulated sensor's white noise (default 0.05 m/s^2 per axis, gyro
 0.003 rad/s): cheap IMUs at full bandwidth are nearer 0.2-0.4 m/s^2.  ``--no-gyro`` simulates an
-accelerometer-only sensor (many watches and phones export no gyroscope).
+accelerometer-only sensor (many watches and phones export no gyroscope).  ``--tempo X`` makes every
+set slow from its first rep (each rep X times longer: a tempo set, or a load heavy from rep 1) and
+analyses it with the absolute limit scaled alike (``--threshold-s`` 1.2 * X); jump squats are left
+out (a jump cannot be slowed at will).
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None) -> lis
     """The sets: (exercise, rate, fatigue, seed, drop rate, ``sensor``: more simulate_session arguments)."""
     rates = rates or ((50.0, 100.0) if quick else (25.0, 50.0, 100.0, 200.0))
     seeds = seeds if seeds is not None else (range(1) if quick else range(4))
+    exercises = [e for e in EXERCISES if e != "jump_squat"] if (sensor or {}).get("tempo", 1.0) != 1.0 else EXERCISES
     out = []
-    for k, (ex, fs, fat, seed) in enumerate(itertools.product(EXERCISES, rates, (True, False), seeds)):
+    for k, (ex, fs, fat, seed) in enumerate(itertools.product(exercises, rates, (True, False), seeds)):
         out.append((ex, fs, fat, seed, 0.002 if k % 4 == 3 else 0.0, sensor or {}))
     return out
 
@@ -99,9 +103,11 @@ def run(quick: bool = False, jobs: int = 2, sensor: dict | None = None, seeds=No
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         settings_kw = {"detector": detector} if detector else {}
+        if sensor and "tempo" in sensor:  # the truth's absolute limit scales with the tempo (simulate_session)
+            settings_kw["threshold_s"] = round(1.2 * sensor["tempo"], 6)
         rows = list(ex.map(one, [g + (settings_kw,) for g in grid(quick, sensor, seeds, rates)]))
     res = {"overall": summarize(rows)}
-    for ex_name in EXERCISES:
+    for ex_name in sorted({r["exercise"] for r in rows}, key=EXERCISES.index):
         res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
     for fs in sorted({r["fs_hz"] for r in rows}):
         res[f"{fs:g} Hz"] = summarize([r for r in rows if r["fs_hz"] == fs])
@@ -121,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", help="rep channel(s) instead of the default (see Settings.detector)")
     ap.add_argument("--seeds", help="seed range A-B (inclusive) instead of 0-3, e.g. 10-13 for held-out sets")
     ap.add_argument("--rates", help="comma-separated rates in Hz instead of 25,50,100,200 (10-400)")
+    ap.add_argument("--tempo", type=float, help="every rep this many times slower (simulate --tempo)")
     extra, rest = ap.parse_known_args(argv)
     seeds = rates = None
     if extra.seeds:
@@ -135,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         sensor["gyro_noise_rad_s"] = extra.gyro_noise
     if extra.no_gyro:
         sensor["gyro"] = False
+    if extra.tempo is not None:
+        sensor["tempo"] = extra.tempo
     return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates, detector=extra.detector),
                      __doc__, rest)
 

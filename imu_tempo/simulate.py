@@ -115,6 +115,7 @@ _MIN_REST_S = 10.0
 
 # The tempo rule used to compute ``truth_failure`` (the defaults of Settings).
 _THRESHOLD_S = 1.2
+_MIN_TEMPO, _MAX_TEMPO = 0.5, 3.0  # simulate_session(tempo=...)
 _SLOWDOWN = 0.25
 
 
@@ -1035,7 +1036,8 @@ def _set_measures(body: _Body, plans: Sequence[_RepPlan], measure: Measure) -> l
 
 
 def _plan_set(
-    preset: Preset, body: _Body, rng: np.random.Generator, *, n_reps: int, fatigue: bool, set_index: int
+    preset: Preset, body: _Body, rng: np.random.Generator, *, n_reps: int, fatigue: bool, set_index: int,
+    tempo: float = 1.0,
 ) -> list[_RepPlan]:
     """Plan the reps of one set.
 
@@ -1048,9 +1050,9 @@ def _plan_set(
     two more), its first failing rep is at least 2 % past the limit and the
     rep before it at least 2 % below; a fresh set stays at least 5 % below
     both limits (no warning either).  Each later set starts about 2 % slower
-    (incomplete recovery).
+    (incomplete recovery).  ``tempo`` stretches every rep, and the absolute limit with it.
     """
-    set_scale = (1.0 + 0.02 * (set_index - 1)) * float(rng.uniform(0.96, 1.04))
+    set_scale = tempo * (1.0 + 0.02 * (set_index - 1)) * float(rng.uniform(0.96, 1.04))
     wanted_past = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
     fallback: list[_RepPlan] | None = None
     best: tuple[float, list[_RepPlan]] | None = None
@@ -1065,7 +1067,7 @@ def _plan_set(
             plans.append(body.plan_rep(rng, slow=1.0 / (1.0 - vl), vl=vl, set_scale=set_scale))
             if preset.pause_s is not None and k + 1 < n_reps:
                 plans[-1].pause_s = float(rng.uniform(*preset.pause_s)) * (1.0 + vl)  # tired: longer stops
-        score, past = _plan_score(_set_measures(body, plans, preset.measure), fatigue=fatigue)
+        score, past = _plan_score(_set_measures(body, plans, preset.measure), fatigue=fatigue, threshold_s=_THRESHOLD_S * tempo)
         if score >= 0.0 and (not fatigue or past == wanted_past or tries >= 150):
             return plans
         if score >= 0.0 and fallback is None:
@@ -1078,10 +1080,10 @@ def _plan_set(
     return best[1]  # e.g. 2 reps: no realistic curve satisfies every wish; take the closest
 
 
-def _plan_score(measures: Sequence[float], *, fatigue: bool) -> tuple[float, int | None]:
+def _plan_score(measures: Sequence[float], *, fatigue: bool, threshold_s: float) -> tuple[float, int | None]:
     """(score, reps after the first failure): score >= 0 when a set looks as wished (see :func:`_plan_set`)."""
     n = len(measures)
-    ratios = [_limit_ratio(m, measures[:k], threshold_s=_THRESHOLD_S, slowdown=_SLOWDOWN) for k, m in enumerate(measures)]
+    ratios = [_limit_ratio(m, measures[:k], threshold_s=threshold_s, slowdown=_SLOWDOWN) for k, m in enumerate(measures)]
     if not fatigue:
         return min(0.0, 0.95 - max(ratios)), None
     first = next((k for k, r in enumerate(ratios) if r > 1.0), None)
@@ -1126,6 +1128,7 @@ def _simulate_motion(
     orientation: str,
     fs_hz: float,
     seed: int,
+    tempo: float = 1.0,
 ) -> _Motion:
     plan_rng, motion_rng, mount_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     body = preset._body()
@@ -1136,7 +1139,8 @@ def _simulate_motion(
         for _ in range(sets)
     ]
     plans = [
-        _plan_set(preset, body, plan_rng, n_reps=n, fatigue=fatigue, set_index=i + 1) for i, n in enumerate(n_reps)
+        _plan_set(preset, body, plan_rng, n_reps=n, fatigue=fatigue, set_index=i + 1, tempo=tempo)
+        for i, n in enumerate(n_reps)
     ]
 
     rng = motion_rng
@@ -1296,6 +1300,7 @@ def simulate_session(
     walk: bool = True,
     sensor_errors: bool = True,
     t0_s: float = 0.0,
+    tempo: float = 1.0,
 ) -> SimulatedSession:
     """Simulate an IMU recording of a training session, with its truth.
 
@@ -1347,6 +1352,11 @@ def simulate_session(
         ideal sensor, apart from ``noise``/``jitter`` and its low-pass filter).
     t0_s : float
         Device time of the first sample (any origin).
+    tempo : float
+        Every rep's lifting and lowering phases last this many times longer than the
+        preset's (0.5-3; 1 for a jump squat): a tempo set, or a load heavy from the first rep.  The truth's
+        tempo rule scales its absolute threshold alike (1.2 s x ``tempo``); analyse with
+        ``--threshold-s`` scaled the same way to compare failures.
 
     Returns
     -------
@@ -1376,6 +1386,10 @@ def simulate_session(
         raise ConfigError(f"rest_between_sets_s must be at least {_MIN_REST_S:g} s, got {rest_between_sets_s!r}")
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not (isinstance(tempo, (int, float)) and _MIN_TEMPO <= tempo <= _MAX_TEMPO):
+        raise ConfigError(f"tempo must be from {_MIN_TEMPO:g} to {_MAX_TEMPO:g}, got {tempo!r}")
+    if tempo != 1.0 and exercise == "jump_squat":
+        raise ConfigError("tempo must be 1 for jump_squat: a jump's drive cannot be slowed at will (its flight is ballistic)")
     fs_hz = float(fs_hz)
     preset = EXERCISES[exercise]
     motion = _simulate_motion(
@@ -1389,6 +1403,7 @@ def simulate_session(
         orientation=orientation,
         fs_hz=fs_hz,
         seed=seed,
+        tempo=float(tempo),
     )
     # Streams of their own, so that e.g. changing the noise does not change the motion.
     sensor_rng, time_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1]).spawn(2))
@@ -1421,7 +1436,7 @@ def simulate_session(
     failure: dict[int, int | None] = {}
     for s in range(1, sets + 1):
         measures = [r.measure(preset.measure) for r in truth if r.set == s]
-        first = _first_failure(measures)
+        first = _first_failure(measures, threshold_s=_THRESHOLD_S * tempo)
         failure[s] = None if first is None else first[0]
     activities = tuple(Activity(a.label, t0_s + a.start_s, t0_s + a.end_s, a.set) for a in motion.activities)
     counts = [sum(1 for r in truth if r.set == s) for s in range(1, sets + 1)]
@@ -1441,6 +1456,7 @@ def simulate_session(
         "noise_mps2": f"{noise_mps2:g}",
         "jitter_s": f"{jitter_s:g}",
         "drop_rate": f"{drop_rate:g}",
+        "tempo": f"{tempo:g}",
         "generator": "imu_tempo.simulate",
     }
     return SimulatedSession(
@@ -1612,6 +1628,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-s", type=float, default=5.0, help="standing still at the start and at the end (default 5)")
     parser.add_argument("--rest-s", type=float, default=60.0, help="rest between sets, last rep to first rep (default 60)")
     parser.add_argument(
+        "--tempo",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="every rep X times slower, 0.5-3 (a tempo set, or a load heavy from rep 1); the truth's absolute "
+        "limit scales alike: analyse with --threshold-s 1.2*X (default 1)",
+    )
+    parser.add_argument(
         "--accel-unit",
         choices=["m/s^2", "g"],
         default="m/s^2",
@@ -1635,6 +1659,7 @@ def run(args: argparse.Namespace) -> int:
         orientation=args.orientation,
         idle_s=args.idle_s,
         rest_between_sets_s=args.rest_s,
+        tempo=args.tempo,
     )
     rec, truth = write_session(session, args.out, accel_unit=args.accel_unit)
     print(summary(session, recording=rec, truth=truth, accel_unit=args.accel_unit))
@@ -1665,5 +1690,7 @@ def summary(
         )
     if recording is not None:
         unit = " --accel-unit g" if accel_unit == "g" else ""
-        lines.append(f"analyse it: imu-tempo analyze {recording} --measure {preset.measure}{unit}")
+        tempo = float(session.metadata.get("tempo", "1"))
+        limit = f" --threshold-s {_THRESHOLD_S * tempo:g}" if tempo != 1.0 else ""
+        lines.append(f"analyse it: imu-tempo analyze {recording} --measure {preset.measure}{limit}{unit}")
     return "\n".join(lines)

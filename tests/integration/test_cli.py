@@ -97,6 +97,21 @@ def test_simulate_writes_recording_and_truth(capsys, tmp_path):
     assert header == "set,rep,start_s,end_s,concentric_s"
 
 
+def test_simulate_tempo_suggests_the_scaled_limit_and_the_analysis_counts_it(capsys, tmp_path):
+    """A set slow from its first rep (simulate --tempo), analysed as the summary says: every rep
+    counted, and no failure at rep 1 from a limit meant for fast reps."""
+    out = tmp_path / "slow.csv"
+    code, text, _ = _run(capsys, "simulate", "--out", str(out), "--exercise", "push_press", "--tempo", "1.6",
+                         "--seed", "3")
+    assert code == 0 and "--threshold-s 1.92" in text
+    code, text, _ = _run(capsys, "analyze", str(out), "--measure", "concentric", "--threshold-s", "1.92", "--json")
+    doc = json.loads(text)
+    truth = np.genfromtxt(tmp_path / "slow.truth.csv", delimiter=",", names=True)
+    reps = [r for st in doc["sets"] for r in st["reps"]]
+    assert len(reps) == len(truth)
+    assert doc["sets"][0]["first_failure_rep"] != 1
+
+
 def test_the_console_script_runs(tmp_path):
     """`python -m imu_tempo` is the same entry point as the `imu-tempo` script."""
     r = subprocess.run([sys.executable, "-m", "imu_tempo", "analyze", os.path.join(ROOT, "recordings", "sim_jump_squat.csv"),

@@ -415,12 +415,34 @@ class TestValidation:
             {"orientation": "sideways"},
             {"rest_between_sets_s": 3.0},
             {"seed": -1},
+            {"tempo": 0.2},
+            {"tempo": 4.0},
         ],
     )
     def test_bad_arguments_are_config_errors_that_name_them(self, kw):
         with pytest.raises(ConfigError) as exc:
             simulate_session(**kw)
         assert next(iter(kw)).split("_")[0] in str(exc.value) or "exercise" in str(exc.value)
+
+    def test_a_jump_squat_cannot_be_slowed(self):
+        with pytest.raises(ConfigError, match="jump_squat"):
+            simulate_session(exercise="jump_squat", tempo=1.5)
+
+    @pytest.mark.parametrize("exercise", ["push_press", "pull_up", "kettlebell_swing"])
+    def test_tempo_slows_every_rep_and_the_truths_limit_with_it(self, exercise):
+        """A tempo set is slow from its first rep; its truth fails where the athlete slows down
+        against the scaled limit, not at rep 1 on the absolute 1.2 s."""
+        base = sim(exercise=exercise, seed=2, fatigue=True)
+        slow = sim(exercise=exercise, seed=2, fatigue=True, tempo=1.8)
+        measure = EXERCISES[exercise].measure
+        first = [r.measure(measure) for r in base.reps_in_set(1)][:2]
+        first_slow = [r.measure(measure) for r in slow.reps_in_set(1)][:2]
+        for a, b in zip(first, first_slow):
+            assert 1.5 < b / a < 2.1
+        assert slow.metadata["tempo"] == "1.8"
+        ff = slow.truth_failure[1]
+        assert ff is not None and ff > 2
+        assert ff == _first_failure([r.measure(measure) for r in slow.reps_in_set(1)], threshold_s=1.2 * 1.8)[0]
 
     def test_reps_and_sets_are_obeyed(self):
         s = sim(exercise="pull_up", sets=2, reps=4, seed=0, rest_between_sets_s=15.0, walk=False, idle_s=1.0)
