@@ -410,8 +410,13 @@ class LobeScanner:
         self._u_scan, self._u_base = u, i
         q, ql = self._quiet_cached(i, stop)
         idx = np.arange(i, stop)
-        at_g, at_g_long = self._at_gravity(i, stop, v, xi)
-        quiet = ((q & at_g & (np.abs(v) < self.p.v_establish_mps)) | (ql & at_g_long)) & (idx > self.move_from)
+        slow = np.abs(v) < self.p.v_establish_mps
+        quiet = ((q & slow) | ql) & (idx > self.move_from)
+        cand = _nonzero(quiet)
+        if cand.size:  # only where a rest may be: the gravity checks (_at_gravity) can veto it
+            n = int(cand[-1]) + 1
+            at_g, at_g_long = self._at_gravity(i, i + n, v[:n], xi[:n])
+            quiet[:n] &= (q[:n] & slow[:n] & at_g) | (ql[:n] & at_g_long)
         # No phase of a rep lasts this long: the velocity has drifted.  Re-anchor as if at rest;
         # the assembler drops the lobe (it never returns to its start level).
         open_since = (self.pending or self.cur).start if (self.pending or self.cur) else i
@@ -529,7 +534,9 @@ class LobeScanner:
         drifted = np.abs(v) < self.p.v_establish_mps + DRIFT_MPS2 * (idx - self._bout_start) * self.dt
         # drift grows the way the gravity error pushes it; braking against the velocity is a stop
         drifted &= (mean * v >= 0) | (np.abs(mean) < BRAKE_MPS2)
-        out[1] &= away | drifted | (idx >= self._first_turned(start, away))
+        veto = ~(away | drifted)
+        if veto.any():
+            out[1] &= ~veto | (idx >= self._first_turned(start, away))
         return out[0], out[1]
 
     def _first_turned(self, start: int, away: np.ndarray) -> int:
