@@ -83,6 +83,7 @@ REST_OFF_MPS2 = 0.4  # a rest's window (quiet_window_s) is within this of gravit
 STEADY_OFF_MPS2 = 0.25  # ... and a forced rest's (force_rest_s) within this
 DRIFT_MPS2 = 0.1  # a forced rest's velocity has drifted no faster than this since the bout began ...
 BRAKE_MPS2 = 0.1  # ... and is not braked harder than this (drift grows with the gravity error's sign)
+PERSIST_MPS2 = 0.1  # ... unless three windows running hold one offset within this, and it explains the velocity
 # While a rest is shorter than the onset window, a movement leaving it is judged against its
 # level over its first REST_LEVEL_S, give or take LEVEL_SIGMAS standard errors of that level
 # per second.
@@ -511,7 +512,9 @@ class LobeScanner:
         short.  Facing as when gravity was measured, the sensor reads that gravity, so a
         window REST_OFF / STEADY_OFF off it on average is moving; and if it has faced that way
         all bout, the velocity integrated against it has drifted no faster than DRIFT_MPS2, in
-        the direction the window's offset pushes it (a window braking it is a stop under way).
+        the direction the window's offset pushes it (a window braking it is a stop under way) --
+        unless the offset has held for three windows and explains the velocity: a rest read
+        against a gravity a little off.
         Turned away, or with a gravity the session does not vouch for, nothing changes.
         """
         n_out = stop - start
@@ -522,7 +525,7 @@ class LobeScanner:
         away = self.ring.get(start, stop, COL_UP) @ self._g_up <= SAME_WAY_COS
         if away.all():
             return away, away
-        lo = max(self.floor, self.ring.first, start - self.Wf + 1)
+        lo = max(self.floor, self.ring.first, start - 3 * self.Wf + 1)
         c = np.concatenate(([0.0], np.cumsum(np.concatenate((self._xc(lo, start), x)) - self.g)))
         idx = np.arange(start, stop)
         k = idx - lo + 1  # c[k] sums up to and including each sample
@@ -537,6 +540,16 @@ class LobeScanner:
         veto = ~(away | drifted)
         if veto.any():
             out[1] &= ~veto | (idx >= self._first_turned(start, away))
+        # A gravity 0.1-0.3 m/s^2 off (measured at a set-up pause) makes a real rest look like
+        # either.  But no movement holds one acceleration for three forced-rest windows running,
+        # and a velocity that grew at that acceleration since the bout began is its drift.
+        w = self.Wf
+        ok = k >= 3 * w
+        kk = np.where(ok, k, 3 * w)
+        m1, m2, m3 = ((c[kk - j * w] - c[kk - (j + 1) * w]) / w for j in range(3))
+        steady = ok & (np.maximum(np.maximum(m1, m2), m3) - np.minimum(np.minimum(m1, m2), m3) < PERSIST_MPS2)
+        since = np.maximum((idx - self._bout_start) * self.dt, self.dt)
+        out[1] |= steady & (np.abs(v - m1 * since) < np.maximum(self.p.v_establish_mps, 0.5 * np.abs(v)))
         return out[0], out[1]
 
     def _first_turned(self, start: int, away: np.ndarray) -> int:
