@@ -544,12 +544,13 @@ class LobeScanner:
         # either.  But no movement holds one acceleration for three forced-rest windows running,
         # and a velocity that grew at that acceleration since the bout began is its drift.
         w = self.Wf
-        ok = k >= 3 * w
-        kk = np.where(ok, k, 3 * w)
-        m1, m2, m3 = ((c[kk - j * w] - c[kk - (j + 1) * w]) / w for j in range(3))
-        steady = ok & (np.maximum(np.maximum(m1, m2), m3) - np.minimum(np.minimum(m1, m2), m3) < PERSIST_MPS2)
-        since = np.maximum((idx - self._bout_start) * self.dt, self.dt)
-        out[1] |= steady & (np.abs(v - m1 * since) < np.maximum(self.p.v_establish_mps, 0.5 * np.abs(v)))
+        ok = k >= 3 * w  # three windows of data behind the sample
+        if ok.any():
+            kk = np.where(ok, k, 3 * w)
+            m1, m2, m3 = ((c[kk - j * w] - c[kk - (j + 1) * w]) / w for j in range(3))
+            steady = ok & (np.maximum(np.maximum(m1, m2), m3) - np.minimum(np.minimum(m1, m2), m3) < PERSIST_MPS2)
+            since = np.maximum((idx - self._bout_start) * self.dt, self.dt)
+            out[1] |= steady & (np.abs(v - m1 * since) < np.maximum(self.p.v_establish_mps, 0.5 * np.abs(v)))
         return out[0], out[1]
 
     def _first_turned(self, start: int, away: np.ndarray) -> int:

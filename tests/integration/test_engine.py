@@ -319,6 +319,23 @@ def test_a_rest_read_against_a_gravity_a_little_off_is_still_a_rest(fatigue):
     assert abs(reps[0].start_s - s.truth[0].start_s) < 0.2
 
 
+@pytest.mark.parametrize(("exercise", "seed", "phase"), [("jump_squat", 102, 483), ("push_press", 104, 3812)])
+def test_a_stream_that_starts_mid_session_in_small_blocks(exercise, seed, phase):
+    """Twenty seconds of a session from the middle of it, in blocks of 10 samples (an athlete of
+    benchmarks.many_athletes): a forced-rest check once read three windows back from the
+    stream's first samples and crashed with an IndexError."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise=exercise, sets=2, fs_hz=100.0, seed=seed, idle_s=2.0,
+                         rest_between_sets_s=15.0, walk=False)
+    idx = (phase + np.arange(2000)) % len(s.t_s)
+    t = np.arange(2000) / 100.0
+    eng, events = run(t, s.accel[idx], s.gyro[idx], 100.0, block=10)
+    batch, _ = run(t, s.accel[idx], s.gyro[idx], 100.0)
+    assert [(r.start_s, r.end_s) for st in eng.sets for r in st.reps] == pytest.approx(
+        [(r.start_s, r.end_s) for st in batch.sets for r in st.reps])
+
+
 def test_small_slow_reps_confirm_each_other():
     """Three slow pull-ups of a short upper arm rise (0.22 m, 1.2 s up, 1.56 s down), each like
     the slow drift of a walk to the bar.  The first waits; the second, alike, confirms it (a set
