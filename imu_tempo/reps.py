@@ -150,6 +150,7 @@ class LobeScanner:
         self.Wv = max(2, int(round(params.onset_window_s * fs_hz)))
         self.Wo = max(self.W + 1, int(round(ONSET_BACK_S * fs_hz)))
         self.Wl = max(2, int(round(REST_LEVEL_S * fs_hz)))
+        self.Wb = int(round(BIAS_MAX_BOUT_S * fs_hz))
         self.max_lobe = int(round(params.max_lobe_s * fs_hz))
         self.Wg = max(self.W, int(round(2.0 * fs_hz)))  # gravity is re-measured over a rest's last 2 s
         self.g = g0
@@ -532,7 +533,7 @@ class LobeScanner:
         out = []
         for window, off in ((self.W, REST_OFF_MPS2), (self.Wf, STEADY_OFF_MPS2)):
             n = np.minimum(k, window)
-            mean = (c[k] - c[k - n]) / n
+            mean = (c[k] - c[k - n]) / n  # the last pass leaves the forced-rest window's
             out.append(away | (np.abs(mean) < off))
         drifted = np.abs(v) < self.p.v_establish_mps + DRIFT_MPS2 * (idx - self._bout_start) * self.dt
         # drift grows the way the gravity error pushes it; braking against the velocity is a stop
@@ -556,11 +557,16 @@ class LobeScanner:
     def _first_turned(self, start: int, away: np.ndarray) -> int:
         """The first index of this bout at which the sensor faced away from where gravity was
         measured, or ``start + len(away)`` if none yet (``away``: those flags for [start, ...)).
-        The flags depend on the data alone, so they are checked once per bout."""
+        The flags depend on the data alone, so they are checked once per bout.  A bout longer
+        than BIAS_MAX_BOUT_S (a long swing set, a walk) counts as turned from then on: the
+        check never reads further back than that, whatever the ring still holds."""
         b0, upto, first = self._turned
         if b0 != self._bout_start:
-            b0, upto, first = self._bout_start, max(int(self._bout_start), self.ring.first), -1
+            b0, upto, first = self._bout_start, int(self._bout_start), -1
         end = start + away.shape[0]
+        cap = int(self._bout_start) + self.Wb
+        if first < 0 and start >= cap:
+            first = cap
         if first < 0 and upto < start:
             hit = _nonzero(self.ring.get(upto, start, COL_UP) @ self._g_up <= SAME_WAY_COS)
             first = upto + int(hit[0]) if hit.size else -1

@@ -332,8 +332,22 @@ def test_a_stream_that_starts_mid_session_in_small_blocks(exercise, seed, phase)
     t = np.arange(2000) / 100.0
     eng, events = run(t, s.accel[idx], s.gyro[idx], 100.0, block=10)
     batch, _ = run(t, s.accel[idx], s.gyro[idx], 100.0)
-    assert [(r.start_s, r.end_s) for st in eng.sets for r in st.reps] == pytest.approx(
-        [(r.start_s, r.end_s) for st in batch.sets for r in st.reps])
+    spans = [np.array([(r.start_s, r.end_s) for st in e.sets for r in st.reps]) for e in (eng, batch)]
+    assert spans[0].shape == spans[1].shape and np.allclose(spans[0], spans[1], atol=1e-9)
+
+
+def test_a_long_continuous_bout_is_checked_without_reading_past_the_ring():
+    """Two sets of swings (seconds of movement without a rest): whether the sensor turned during
+    the bout was once looked up lazily, from the bout's start, after the ring had dropped those
+    samples (IndexError).  A bout longer than BIAS_MAX_BOUT_S now counts as turned."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="kettlebell_swing", sets=2, fs_hz=100.0, seed=0, rest_between_sets_s=20.0)
+    batch, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
+    stream, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, block=10)
+    spans = [np.array([(r.start_s, r.end_s) for st in e.sets for r in st.reps]) for e in (batch, stream)]
+    assert spans[0].shape == spans[1].shape and np.allclose(spans[0], spans[1], atol=1e-9)
+    assert abs(len(spans[0]) - len(s.truth)) <= 1
 
 
 def test_small_slow_reps_confirm_each_other():
