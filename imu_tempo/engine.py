@@ -564,10 +564,13 @@ class Engine:
             return not any(h[7] == "vertical-continuous" for h in self._held)
         return self._slow_setup(item) and not any(self._slow_setup(h) and self._alike(h, item) for h in self._held)
 
+    def _duration_s(self, item: tuple) -> float:
+        """A queued rep's duration on the device clock."""
+        return self._time_at(item[3]) - self._time_at(item[2])
+
     def _alike(self, a: tuple, b: tuple) -> bool:
         """Whether two reps rise and last within ALIKE_RATIO of each other."""
-        dur_a = self._time_at(a[3]) - self._time_at(a[2])
-        dur_b = self._time_at(b[3]) - self._time_at(b[2])
+        dur_a, dur_b = self._duration_s(a), self._duration_s(b)
         return (
             a[6] is not None and b[6] is not None and max(a[6], b[6]) <= ALIKE_RATIO * min(a[6], b[6])
             and max(dur_a, dur_b) <= ALIKE_RATIO * min(dur_a, dur_b)
@@ -579,7 +582,7 @@ class Engine:
         rom, peak_v = item[6], item[5]
         if rom is None or rom >= WALK_MAX_ROM_M:
             return False
-        slow = self._time_at(item[3]) - self._time_at(item[2]) > SLOW_SETUP_S
+        slow = self._duration_s(item) > SLOW_SETUP_S
         return slow or (peak_v is not None and peak_v < SETUP_PEAK_V_MPS)
 
     def _release_held(self, *, before_key: int, next_item=None) -> None:
