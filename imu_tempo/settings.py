@@ -44,8 +44,8 @@ class Settings:
     orientation reps only in a bout of 3+ reps away from any consistent vertical series and not
     walking; a bout's first reps arrive when its third does), ``vertical`` (lifting movements only,
     timed from vertical velocity), ``orientation`` (rotating movements only: curls, raises, cable
-    work), or ``both`` (orientation reps wherever no vertical rep overlaps them; they arrive ~1 s
-    later; walking and set-up moves become reps too)."""
+    work), or ``both`` (orientation reps wherever no vertical rep overlaps them; they arrive 2 s
+    after their end; walking and set-up moves become reps too)."""
     # -- calibration (from ``imu-tempo calibrate --save``) ------------------------------------
     start_offset_s: float = 0.0
     """Added to every rep's start time (calibration against video)."""
