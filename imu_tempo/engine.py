@@ -469,8 +469,14 @@ class Engine:
         end = self._refine(end_at, end_kind, last, onset=False, soft=SOFT_TURN_V)
         conc_start = start if c.conc is first else self._refine(c.conc.start, c.conc.start_kind, c.conc, onset=True)
         conc_end = end if c.conc is last else self._refine(c.conc.end, c.conc.end_kind, c.conc, onset=False, soft=SOFT_TOP_V)
+        # a boundary's device time interpolates between the samples around it: wait for the later one
+        # (extrapolating from the two before would time it by how the stream was split into blocks)
+        need = int(math.floor(max(end, conc_end))) + 1
+        if need > ring.total - 1 and not final:
+            self._waiting.append(c)
+            return
         conc_s = self._time_at(conc_end) - self._time_at(conc_start)
-        key = min(ready_at + self.delay, ring.total - 1)
+        key = min(max(ready_at + self.delay, need), ring.total - 1)
         # a rep that ends at a turnaround flows into the next (continuous set): if it is the
         # set's first, it may be a hike; one that ends at rest is released at once
         channel = "vertical" if c.end_kind == "rest" else "vertical-continuous"

@@ -177,6 +177,23 @@ def test_block_size_invariance_on_simulated_rotating_sensor(block, seed, exercis
     assert json.dumps(one.result()) == json.dumps(many.result())
 
 
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "accel"])
+def test_one_sample_blocks_at_a_low_rate_time_reps_as_one_pass(gyro):
+    """At 25 Hz the smoothing has no delay, so a rep can be settled by the sample just before its
+    refined end.  Its device time was then extrapolated from the two samples before the end, where
+    one pass interpolated between those around it: 1-sample blocks timed ends up to 0.6 ms apart."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="pull_up", fs_hz=25.0, seed=0, gyro=gyro)
+    w = s.gyro if gyro else None
+    one, _ = run(s.t_s, s.accel, w, s.fs_hz)
+    many, _ = run(s.t_s, s.accel, w, s.fs_hz, block=1)
+    assert json.dumps(one.result()) == json.dumps(many.result())
+    reps = [r for st_ in one.sets for r in st_.reps]
+    assert len(reps) == len(s.truth)
+    assert all(r.detected_at_s >= r.end_s for r in reps)  # settled once its end is in the data
+
+
 def test_orientation_detector_counts_rotating_reps_the_vertical_one_cannot_see():
     from tests.motion import rotating_session
 
