@@ -29,6 +29,7 @@ from .filters import NoiseFloor, sliding_windows
 
 STANDARD_GRAVITY = 9.80665
 NOISE_SIGMAS = 4.0  # a static window's magnitude range may be this many noise sds (filters.NoiseFloor)
+TURN_TRUST_S = 0.5  # a static run this long is half-trusted on the turn the accelerometer saw (_run_bias)
 
 
 class VerticalAccel:
@@ -290,6 +291,12 @@ class VerticalAccel:
         span_s = (self.static_run - 1) * self.dt
         u0, u1 = self.run_u0, self.u_anchor
         seen = np.cross((u1 - u0) / span_s, 0.5 * (u0 + u1))
+        # the turn is read from two window means a short span apart: their error (about a degree,
+        # more with a noisy accelerometer) over that span swamps a settling turn of a degree or two
+        # a second, so it counts in proportion to span^2 / (span^2 + TURN_TRUST_S^2) (a Wiener
+        # weight).  Taken at face value, the one 0.3 s run of a simulated session with 0.3 m/s^2 of
+        # noise put the bias 5 deg/s off, and that tilted gravity through a whole set of swings.
+        seen *= span_s**2 / (span_s**2 + TURN_TRUST_S**2)
         return mean_rate - seen
 
 

@@ -76,3 +76,24 @@ def test_nearly_still_stretches_keep_gravity_level_despite_gyro_errors():
     # x = f . u = g cos(tilt error): 30 s at 2 deg/s would be a 60 degree tilt (x ~ 4.9)
     tilt_deg = np.degrees(np.arccos(np.clip(out[-int(5 * fs):] / G, -1.0, 1.0)))
     assert tilt_deg.max() < 6.0, tilt_deg.max()  # ~3.5 degrees: the drift against the pull of each still cell
+
+
+def test_a_short_still_run_under_noise_reads_the_gyro_bias_not_a_turn():
+    """Gravity's direction at the two ends of a 0.35 s still run is read from the noisy accelerometer;
+    taken at face value, that apparent turn (a degree over a third of a second) became bias, and a
+    wrong bias tilts gravity through the whole next set."""
+    fs = 100.0
+    bias = np.radians([0.6, -0.5, 0.3])
+    move_f, move_w = np.tile([0.0, 3.0, G], (5, 1)), np.tile([2.0, 0.0, 0.0], (5, 1))
+    n = int(0.55 * fs)  # still: the static window (0.2 s) fills, then a 0.35 s run
+    errs, measured = [], 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        va = VerticalAccel(fs_hz=fs, use_gyro=True)
+        va(move_f, move_w)
+        va(np.tile([0.0, 0.0, G], (n, 1)) + rng.normal(0.0, 0.1, (n, 3)), bias + rng.normal(0.0, 0.003, (n, 3)))
+        va(move_f, move_w)
+        measured += va.bias_weight > 0  # the run was static and measured the bias
+        errs.append(float(np.degrees(np.linalg.norm(va.bias - bias))))
+    assert measured >= 15
+    assert np.median(errs) < 0.3, errs  # 0.76 deg/s when the apparent turn was taken whole
