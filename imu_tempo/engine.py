@@ -18,8 +18,9 @@ the first rep of a *continuous* set (one that ends at a turnaround, as in
 kettlebell swings) waits for the second: a hike rises far less than a swing
 and is dropped.
 
-Gaps (a jump in device time over 1.5 sample periods, or samples a source
-reports as dropped) are reported as :class:`~imu_tempo.types.GapEvent`.  Short
+Gaps (a sample stamped over half a period after the sample clock expected it,
+:class:`~imu_tempo.filters.SampleClock`: on a regular clock a jump over 1.5
+sample periods; or samples a source reports as dropped) are reported as :class:`~imu_tempo.types.GapEvent`.  Short
 ones (up to ``MAX_FILL_S``) are bridged linearly *for the filters only* and
 every rep touching them is marked ``gap``; longer ones restart the detector.
 """
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import NoiseFloor, StreamingFilter, diff_from, smoothing_fir, step_periodicity
+from .filters import NoiseFloor, SampleClock, StreamingFilter, diff_from, smoothing_fir, step_periodicity
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
@@ -232,6 +233,7 @@ class Engine:
         fs = float(block.fs_hz)
         self.fs_hz = fs
         self.period = 1.0 / fs
+        self.clock = SampleClock(period_s=self.period)
         s = self.settings
         cap_s = s.max_rep_s + self.params.max_hold_s + RING_EXTRA_S
         self.ring = RingBuffer.for_duration(seconds=cap_s, fs_hz=fs, channels=N_COLS)
@@ -305,12 +307,13 @@ class Engine:
                 f"device time went backwards or repeated ({prev:.6f} s then {t[k]:.6f} s); "
                 "a device reset or clock jump must start a new session"
             )
-        jumps = (dts > 1.5 * P).nonzero()[0]
-        if dropped > 0 and (jumps.size == 0 or jumps[0] != 0) and self._last_t is not None:
-            jumps = np.concatenate(([0], jumps))
+        # drops: a stamp over half a period later than the sample clock expected it (SampleClock;
+        # on a regular clock, a jump of over 1.5 periods), or samples the source says it lost
+        jumps = dict(self.clock.drops(t))
+        if dropped > 0 and self._last_t is not None:
+            jumps[0] = max(jumps.get(0, 1), dropped)
         pos = 0
-        for k in jumps:
-            k = int(k)
+        for k, missing in sorted(jumps.items()):
             if k > pos:
                 self._feed_orient(a[pos:k])
                 self._append(t[pos:k], m[pos:k], gap=False)
@@ -318,9 +321,6 @@ class Engine:
             if self._last_t is None:
                 continue
             t_prev = self._last_t
-            missing = max(1, int(round((t[k] - t_prev) / P)) - 1)
-            if k == 0 and dropped > 0:
-                missing = max(missing, dropped)
             gap = Gap(start_s=t_prev, end_s=float(t[k]), missing=missing)
             self.gaps.append(gap)
             self._push(self.ring.total, GapEvent(gap))

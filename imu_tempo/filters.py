@@ -112,6 +112,64 @@ def diff_from(prev: float, x: np.ndarray) -> np.ndarray:
     return d
 
 
+class SampleClock:
+    """Where each sample of a stream is due, to tell dropped samples from jittery time stamps.
+
+    A stamp is the sample's device time plus jitter (a coarse clock, a time taken when a packet
+    was put together, a phone's sensor batching).  Judged one interval at a time (a drop when two
+    stamps lie more than 1.5 periods apart), jitter of a quarter period either way already reads as
+    dropped samples, and every 'gap' bridged puts a made-up sample into the signal.  This keeps a
+    smoothed copy of the stamps on the nominal grid (each stamp pulls it by ``gain``: an
+    exponential average over about ``1 / gain`` samples, which also follows a clock a little off
+    its nominal rate) and reports a drop before a sample whose stamp comes more than half a period
+    after it was due.  On a regular clock that is the 1.5-period rule; jitter up to about half a
+    period either way passes.
+
+    Parameters
+    ----------
+    period_s : float
+        The nominal sample period.
+    gain : float
+        How far each stamp pulls the smoothed clock (0-1).
+    """
+
+    def __init__(self, *, period_s: float, gain: float = 0.1) -> None:
+        if not (period_s > 0 and 0 < gain <= 1):
+            raise ValueError(f"need period_s > 0 and 0 < gain <= 1, got {period_s!r}, {gain!r}")
+        self.period_s = float(period_s)
+        self.gain = float(gain)
+        self._due: float | None = None  # the smoothed time of the last sample
+
+    def drops(self, t: np.ndarray) -> list[tuple[int, int]]:
+        """Feed the next stamps; return ``(k, missing)`` for each sample ``k`` of ``t`` that
+        comes after ``missing`` >= 1 dropped samples.  The first stamp ever only sets the clock."""
+        t = np.asarray(t, dtype=np.float64)
+        P, a = self.period_s, self.gain
+        out: list[tuple[int, int]] = []
+        pos = 0
+        if self._due is None:
+            if t.size == 0:
+                return out
+            self._due, pos = float(t[0]), 1
+        while pos < t.size:
+            # without drops: s_k = (1 - a) (s_{k-1} + P) + a t_k, a first-order recursion
+            x = a * t[pos:] + (1.0 - a) * P
+            s, _ = signal.lfilter([1.0], [1.0, a - 1.0], x, zi=[(1.0 - a) * self._due])
+            due = np.concatenate(([self._due], s[:-1])) + P  # when each sample was due
+            late = (t[pos:] - due > 0.5 * P).nonzero()[0]
+            if late.size == 0:
+                self._due = float(s[-1])
+                break
+            j = int(late[0])
+            k = pos + j
+            missing = max(1, int(round((t[k] - due[j]) / P)))
+            out.append((k, missing))
+            expected = due[j] + missing * P
+            self._due = expected + a * (float(t[k]) - expected)
+            pos = k + 1
+        return out
+
+
 STEP_PERIODS_S = (0.3, 0.75)  # the periods of a walking step (cadence 80-200 steps/min)
 
 

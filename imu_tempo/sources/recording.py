@@ -6,7 +6,7 @@ Contents
   block by block while a live session runs (``live --record``).
 - :func:`read_recording` -> :class:`Recording` -- parse and check a file; errors
   name the file and line.
-- :func:`find_gaps` -- jumps in device time longer than 1.5 sample periods.
+- :func:`find_gaps` -- dropped samples: jumps in device time the sample clock did not expect.
 - :class:`ReplaySource` -- a :class:`~imu_tempo.sources.Source` that yields a
   recording as :class:`~imu_tempo.types.SampleBlock` objects, paced by device time.
 
@@ -40,6 +40,7 @@ from typing import IO
 import numpy as np
 
 from ..errors import ConfigError, ImuTempoWarning, RecordingError, SourceError, UnitError
+from ..filters import SampleClock
 from ..types import Gap, SampleBlock
 
 __all__ = [
@@ -445,7 +446,11 @@ class Recording:
 
 
 def find_gaps(t_s: np.ndarray, *, fs_hz: float) -> list[Gap]:
-    """Find jumps in device time longer than 1.5 sample periods.
+    """Find dropped samples in device time, as the engine does (:class:`~imu_tempo.filters.SampleClock`).
+
+    A sample whose stamp comes more than half a period after the stream's (smoothed) sample clock
+    expected it follows a gap: on a regular clock, a jump of more than 1.5 sample periods.  Stamps
+    that jitter by up to about half a period either way are not gaps.
 
     Parameters
     ----------
@@ -458,8 +463,8 @@ def find_gaps(t_s: np.ndarray, *, fs_hz: float) -> list[Gap]:
     -------
     list of Gap
         One per jump, in time order: ``start_s``/``end_s`` are the samples
-        either side and ``missing = round(dt * fs_hz) - 1`` (at least 1).
-        Nothing is interpolated.
+        either side and ``missing`` the samples due between them (at least 1;
+        ``round(dt * fs_hz) - 1`` on a regular clock).  Nothing is interpolated.
     """
     if not (isinstance(fs_hz, (int, float, np.floating, np.integer)) and fs_hz > 0 and math.isfinite(fs_hz)):
         raise ConfigError(f"fs_hz must be a positive number, got {fs_hz!r}")
@@ -468,10 +473,8 @@ def find_gaps(t_s: np.ndarray, *, fs_hz: float) -> list[Gap]:
         raise ValueError(f"t_s must be 1-D, got shape {t.shape}")
     if t.shape[0] < 2:
         return []
-    dt = np.diff(t)
-    idx = np.flatnonzero(dt > 1.5 / fs_hz)
-    missing = np.rint(dt[idx] * fs_hz).astype(np.int64) - 1
-    return [Gap(start_s=float(t[i]), end_s=float(t[i + 1]), missing=int(m)) for i, m in zip(idx, missing)]
+    drops = SampleClock(period_s=1.0 / float(fs_hz)).drops(t)
+    return [Gap(start_s=float(t[k - 1]), end_s=float(t[k]), missing=m) for k, m in drops]
 
 
 @dataclass

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from imu_tempo.filters import StreamingFilter, smoothing_fir
+from imu_tempo.filters import SampleClock, StreamingFilter, smoothing_fir
 
 
 def _chunked(filt, x, sizes):
@@ -87,3 +87,60 @@ class TestNoiseFloor:
         nf = NoiseFloor(fs_hz=50.0)
         many = np.concatenate([nf(x[i : i + block]) for i in range(0, x.size, block)])
         np.testing.assert_array_equal(one, many)
+
+
+# -- SampleClock -----------------------------------------------------------------------------------
+
+
+def _clock_drops(t, *, period_s, blocks=None):
+    clock = SampleClock(period_s=period_s)
+    out = []
+    step = blocks or len(t)
+    for i in range(0, len(t), step):
+        out += [(i + k, m) for k, m in clock.drops(t[i : i + step])]
+    return out
+
+
+def test_sample_clock_on_a_regular_clock_is_the_one_and_a_half_period_rule():
+    P = 0.01
+    dts = [1.0] * 50 + [1.49] + [1.0] * 20 + [1.51] + [1.0] * 20 + [2.4] + [1.0] * 20 + [2.6] + [1.0] * 20 + [11.0] + [1.0] * 5
+    t = np.concatenate(([0.0], np.cumsum(dts) * P))
+    got = _clock_drops(t, period_s=P)
+    k = np.cumsum([0] + [1] * len(dts))  # sample k follows interval dts[k - 1]
+    want = [(int(k[i + 1]), max(1, round(d) - 1)) for i, d in enumerate(dts) if d > 1.5]
+    assert got == want
+    assert [m for _, m in got] == [1, 1, 2, 10]
+
+
+def test_sample_clock_takes_jitter_of_a_third_of_a_period_for_no_drop_and_finds_real_ones():
+    P = 0.01
+    rng = np.random.default_rng(3)
+    n = 20_000
+    k = np.arange(n, dtype=float)
+    drop_at = np.sort(rng.choice(np.arange(100, n - 100), 40, replace=False))
+    assert np.diff(drop_at).min() > 1  # single drops
+    keep = np.ones(n, dtype=bool)
+    keep[drop_at] = False
+    t = (k + rng.uniform(-0.35, 0.35, n)) * P
+    t = t[keep]
+    # one interval at a time, these stamps hold hundreds of 'gaps' (intervals over 1.5 periods)
+    assert (np.diff(t) > 1.5 * P).sum() > 300
+    got = _clock_drops(t, period_s=P)
+    # each dropped sample (none adjacent) is found once, before the sample that followed it
+    assert [m for _, m in got] == [1] * len(drop_at)
+    assert [kk for kk, _ in got] == [int(d - i) for i, d in enumerate(drop_at)]
+
+
+def test_sample_clock_follows_a_clock_off_its_nominal_rate():
+    P = 0.01
+    rng = np.random.default_rng(0)
+    t = np.arange(30_000) * P * 1.01 + rng.uniform(-0.2, 0.2, 30_000) * P  # a 1 % slow clock
+    assert _clock_drops(t, period_s=P) == []
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_sample_clock_is_block_size_invariant(block):
+    P = 0.005
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.choice([1.0, 1.0, 1.0, 2.0, 3.0], 3000) + rng.uniform(-0.3, 0.3, 3000)) * P
+    assert _clock_drops(t, period_s=P, blocks=block) == _clock_drops(t, period_s=P)
