@@ -2,6 +2,7 @@
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
                                   [--seeds A-B] [--rates 10,400] [--no-gyro] [--detector NAME] [--tempo X]
+                                  [--stamp-jitter P]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -13,7 +14,10 @@ first-failing-rep exact rate on fatiguing sets, false-failure rate on fresh sets
 accelerometer-only sensor (many watches and phones export no gyroscope).  ``--tempo X`` makes every
 set slow from its first rep (each rep X times longer: a tempo set, or a load heavy from rep 1) and
 analyses it with the absolute limit scaled alike (``--threshold-s`` 1.2 * X); jump squats are left
-out (a jump cannot be slowed at will).
+out (a jump cannot be slowed at will).  ``--stamp-jitter P`` moves every reported time stamp by up to
++-P sample periods (uniform; the samples stay where they were taken), as a phone's sensor batching or
+a coarse packet clock does; the simulator's own stamp jitter stays within a quarter period.
+``gaps_per_set`` counts the gaps the engine reported (every 4th set really drops samples).
 """
 
 from __future__ import annotations
@@ -36,10 +40,17 @@ def one(args: tuple) -> dict:
     from imu_tempo.types import SampleBlock
 
     ex, fs, fatigue, seed, drop, sensor, *more = args
+    sensor = dict(sensor)
+    stamp_jitter = sensor.pop("stamp_jitter", 0.0)
     s = simulate_session(exercise=ex, fs_hz=fs, seed=seed, fatigue=fatigue, drop_rate=drop, **sensor)
     settings = Settings(measure=PRESETS[ex].measure, **(more[0] if more else {}))
     eng = Engine(settings)
-    eng.feed(SampleBlock(t_s=s.t_s, accel=s.accel, gyro=s.gyro, fs_hz=s.fs_hz))
+    t_s = s.t_s
+    if stamp_jitter:  # reported stamps off by up to +-stamp_jitter periods (uniform), samples where they were
+        rng = np.random.default_rng(seed + 7919)
+        t_s = t_s + rng.uniform(-stamp_jitter, stamp_jitter, t_s.shape[0]) / fs
+        t_s = np.maximum.accumulate(t_s) + np.arange(t_s.shape[0]) * 1e-9  # strictly increasing
+    eng.feed(SampleBlock(t_s=t_s, accel=s.accel, gyro=s.gyro, fs_hz=s.fs_hz))
     eng.finish()
     reps = [r for st in eng.sets for r in st.reps]
     truth = list(s.truth)
@@ -64,6 +75,7 @@ def one(args: tuple) -> dict:
         "latency_s": [r.detected_at_s - r.end_s for r in reps],
         "ff_truth": ff_truth, "ff_found": ff_found,
         "any_failure": any(st.first_failure_rep is not None for st in eng.sets),
+        "gaps": len(eng.gaps),
     }
 
 
@@ -94,6 +106,7 @@ def summarize(rows: list[dict]) -> dict:
         "fresh_sets_flagged_rate": round(float(np.mean([r["any_failure"] for r in fresh])), 3) if fresh else None,
         "latency_median_ms": round(float(np.median(lat) * 1000), 1) if lat.size else None,
         "latency_p95_ms": round(float(np.percentile(lat, 95) * 1000), 1) if lat.size else None,
+        "gaps_per_set": round(float(np.mean([r.get("gaps", 0) for r in rows])), 2),
     }
     return out
 
@@ -128,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", help="seed range A-B (inclusive) instead of 0-3, e.g. 10-13 for held-out sets")
     ap.add_argument("--rates", help="comma-separated rates in Hz instead of 25,50,100,200 (10-400)")
     ap.add_argument("--tempo", type=float, help="every rep this many times slower (simulate --tempo)")
+    ap.add_argument("--stamp-jitter", type=float,
+                    help="move each reported time stamp by up to +-X sample periods (uniform; a phone's or a packet clock's jitter)")
     extra, rest = ap.parse_known_args(argv)
     seeds = rates = None
     if extra.seeds:
@@ -144,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         sensor["gyro"] = False
     if extra.tempo is not None:
         sensor["tempo"] = extra.tempo
+    if extra.stamp_jitter:
+        sensor["stamp_jitter"] = extra.stamp_jitter
     return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates, detector=extra.detector),
                      __doc__, rest)
 
