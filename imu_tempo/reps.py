@@ -261,7 +261,8 @@ class LobeScanner:
         if stop > hi:
             x, xlo = self._hist(hi, stop, self.Wf)
             # A slow grind is as steady as a rest to the accelerometer: with a gyroscope, a
-            # long rest (which needs no velocity check) must not rotate either.
+            # long rest (which needs no velocity check) must not rotate either, nor a short
+            # one all through (_quiet).
             turning = self.ring.get(xlo, xlo + x.shape[0], COL_R) >= self.p.rest_rate_radps
             flags = np.concatenate((flags, self._quiet(x, xlo, hi, turning)), axis=1)
             hi = stop
@@ -277,7 +278,8 @@ class LobeScanner:
 
     def _quiet(self, x: np.ndarray, lo: int, start: int, turning: np.ndarray) -> np.ndarray:
         """Trailing-window quiet flags for indices [start, lo + len(x)): row 0 over the rest
-        window ``W``, row 1 over the forced-rest window ``Wf`` (where ``turning`` breaks it too).
+        window ``W`` (not where ``turning`` lasts all through it), row 1 over the forced-rest
+        window ``Wf`` (where any ``turning`` sample breaks it).
 
         Quiet: over the window ending at the sample, every value within
         ``rest_level`` of standard gravity (a free fall is steady too, and a drifting
@@ -303,6 +305,13 @@ class LobeScanner:
                 if thr is None:  # the quiet range grows with the sensor's own noise (COL_Q; filters.NoiseFloor)
                     thr = self.ring.get(start, start + n_out, COL_Q)
                 q[row, cand] = (rows.max(axis=1) - rows.min(axis=1)) < thr[cand]
+                if row == 0:
+                    # A limb turning all through the window is moving, however steady the
+                    # accelerometer: a slow pull-up's upper arm turns some 90 degrees while it
+                    # rises 0.2 m.  A rest may hold a brief turn, and a lift's turnaround passes
+                    # through none, so one slower sample keeps the window a rest.
+                    still = sliding_windows(~turning, window)[out[cand] - window + 1]
+                    q[row, cand] &= still.any(axis=1)
         return q
 
     def _xc(self, lo: int, hi: int) -> np.ndarray:
