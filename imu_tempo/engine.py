@@ -20,9 +20,10 @@ and is dropped.
 
 Gaps (a sample stamped over half a period after the sample clock expected it,
 :class:`~imu_tempo.filters.SampleClock`: on a regular clock a jump over 1.5
-sample periods; or samples a source reports as dropped) are reported as :class:`~imu_tempo.types.GapEvent`.  Short
-ones (up to ``MAX_FILL_S``) are bridged linearly *for the filters only* and
-every rep touching them is marked ``gap``; longer ones restart the detector.
+sample periods; or samples a source reports as dropped) are reported as
+:class:`~imu_tempo.types.GapEvent`.  Short ones (up to ``MAX_FILL_S``) are
+bridged linearly *for the filters only* and every rep touching them is marked
+``gap``; longer ones restart the detector.
 """
 
 from __future__ import annotations
