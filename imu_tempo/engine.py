@@ -816,19 +816,18 @@ class Engine:
         lo, hi = AUTO_CONTINUE
         return lo * med <= end_s - start_s <= hi * med
 
-    def _arm_swing(self, lo: int, hi: int) -> float:
-        """How periodic the rotation rate over [lo, hi) is at a step's period (0 without a gyroscope)."""
-        if not self.uses_gyro:
-            return 0.0
-        hi = min(hi, self.ring.total)
-        r = self.ring.get(lo, hi, COL_R) if hi > lo else np.zeros(0)
-        return step_periodicity(r, fs_hz=self.fs_hz, min_rms=ARM_SWING_MIN_RMS_RADPS)
+    def _walking(self, lo: int, hi: int) -> bool:
+        """Whether [lo, hi) looks like walking: the vertical signal (or, with a gyroscope, the rotation
+        rate: an arm swinging) periodic at a step's period (filters.step_periodicity)."""
+        return self._rhythm(lo, hi, COL_X, WALK_MIN_RMS_MPS2) >= WALK_GAIT_MIN or (
+            self.uses_gyro and self._rhythm(lo, hi, COL_R, ARM_SWING_MIN_RMS_RADPS) >= ARM_SWING_MIN
+        )
 
-    def _steps(self, lo: int, hi: int) -> float:
-        """How periodic the vertical signal over [lo, hi) is at a step's period (filters.step_periodicity)."""
+    def _rhythm(self, lo: int, hi: int, col: int, min_rms: float) -> float:
+        """How periodic ring column ``col`` over [lo, hi) is at a step's period."""
         hi = min(hi, self.ring.total)
-        x = self.ring.get(lo, hi, COL_X) if hi > lo else np.zeros(0)
-        return step_periodicity(x, fs_hz=self.fs_hz, min_rms=WALK_MIN_RMS_MPS2)
+        x = self.ring.get(lo, hi, col) if hi > lo else np.zeros(0)
+        return step_periodicity(x, fs_hz=self.fs_hz, min_rms=min_rms)
 
     def _finalize_rep(self, key: int, start: float, end: float, conc_s, peak_v, rom) -> None:
         ring = self.ring
@@ -850,8 +849,7 @@ class Engine:
         # the set: a rest of set_rest_s since the last rep closes it first
         self._check_set_end(upto=k + 1)
         if self._open is None and rom is not None and rom < WALK_MAX_ROM_M:
-            lo_w, hi_w = max(ring.first, int(start - self.fs_hz)), int(math.ceil(end))
-            if self._steps(lo_w, hi_w) >= WALK_GAIT_MIN or self._arm_swing(lo_w, hi_w) >= ARM_SWING_MIN:
+            if self._walking(max(ring.first, int(start - self.fs_hz)), int(math.ceil(end))):
                 return  # the first 'rep' of a set while walking
         if self._open is not None and rom is not None:
             roms = [r.rom_m for r in self._open.reps if r.rom_m is not None]
