@@ -122,8 +122,8 @@ class SampleClock:
     smoothed copy of the stamps on the nominal grid (each stamp pulls it by ``gain``: an
     exponential average over about ``1 / gain`` samples, which also follows a clock a little off
     its nominal rate) and reports a drop before a sample whose stamp comes more than half a period
-    after it was due.  On a regular clock that is the 1.5-period rule; jitter up to about half a
-    period either way passes.
+    after it was due.  On a regular clock that is the 1.5-period rule; jitter of about a third of
+    a period either way passes (the smoothed clock's own noise takes up the rest of the half).
 
     Parameters
     ----------

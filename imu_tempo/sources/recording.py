@@ -450,7 +450,7 @@ def find_gaps(t_s: np.ndarray, *, fs_hz: float) -> list[Gap]:
 
     A sample whose stamp comes more than half a period after the stream's (smoothed) sample clock
     expected it follows a gap: on a regular clock, a jump of more than 1.5 sample periods.  Stamps
-    that jitter by up to about half a period either way are not gaps.
+    that jitter by up to about a third of a period either way are not gaps.
 
     Parameters
     ----------
