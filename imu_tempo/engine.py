@@ -927,28 +927,31 @@ class Engine:
         bobbing = abs(float(v.sum())) / self.fs_hz < SOFT_DISP * abs(lobe.disp)
         return r if still or bobbing else idx
 
-    def _rest_window(self, idx: float, lobe: Lobe) -> tuple[int, int, int]:
-        """The span and [lo, hi) data range a rest boundary at ``idx`` is refined over."""
+    def _rest_data(self, idx: float, lobe: Lobe) -> tuple[int, int, np.ndarray] | None:
+        """The span, first index and data (debiased as the lobe was integrated) a rest boundary at
+        ``idx`` is refined over; None when too little data is there."""
         ring = self.ring
         length = max(2.0, lobe.end - lobe.start)
         span = int(length * 0.6) + self.scanner.W
         lo = max(ring.first, self.segment_floor, int(idx) - span - 2)
         hi = min(ring.total - self.delay if not self._finished else ring.total, int(idx) + span + 3)
-        return span, lo, hi
+        if hi - lo < 4:
+            return None
+        return span, lo, debiased_x(ring, lo, hi, lobe.bias)
 
     def _rest_end_horizon(self, idx: float, lobe: Lobe) -> int:
         """One past the last sample the refinement of this rest end reads (reps.rest_end_horizon)."""
-        span, lo, hi = self._rest_window(idx, lobe)
-        if hi - lo < 4:
+        data = self._rest_data(idx, lobe)
+        if data is None:
             return 0
-        x = debiased_x(self.ring, lo, hi, lobe.bias)
+        span, lo, x = data
         return rest_end_horizon(x, lo, g=lobe.g, sign=-lobe.sign, coarse=idx, span=span, tail=self.scanner.W)
 
     def _refine_rest(self, idx: float, lobe: Lobe, *, onset: bool) -> float:
-        span, lo, hi = self._rest_window(idx, lobe)
-        if hi - lo < 4:
+        data = self._rest_data(idx, lobe)
+        if data is None:
             return idx
-        x = debiased_x(self.ring, lo, hi, lobe.bias)  # as the lobe was integrated
+        span, lo, x = data
         sign = lobe.sign if onset else -lobe.sign
         r = refine_rest_boundary(
             x, lo, g=lobe.g, sign=sign, coarse=idx, span=span, onset=onset, tail=self.scanner.W

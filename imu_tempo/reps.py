@@ -1019,12 +1019,18 @@ def rest_end_horizon(x: np.ndarray, lo: int, *, g: float, sign: int, coarse: flo
     that (and the refinement follows it, up to ``FOLLOW_TAILS * tail``) depends on those alone,
     so a streaming caller can wait for the data the answer needs and still agree with a batch one.
     """
-    a = sign * (x - g)
-    c = int(round(coarse)) - lo
-    seg_lo, seg_hi = max(0, c - span), min(x.shape[0], c + max(2, tail))
+    _, _, reach = _rest_end_reach(sign * (x - g), int(round(coarse)) - lo, span=span, tail=tail)
+    return lo + reach
+
+
+def _rest_end_reach(a: np.ndarray, c: int, *, span: int, tail: int) -> tuple[int, int, int]:
+    """A rest end at buffer index ``c`` of the braking signal ``a``: the window [seg_lo, seg_hi) its
+    ramp is searched in, and one past the furthest index the refinement may read (``seg_hi``, or
+    FOLLOW_TAILS ``tail``s past ``c`` while the braking runs on)."""
+    seg_lo, seg_hi = max(0, c - span), min(a.shape[0], c + max(2, tail))
     if seg_hi - seg_lo >= 3 and _braking_runs_on(a[seg_lo:seg_hi]):
-        return lo + c + FOLLOW_TAILS * max(2, tail)
-    return lo + seg_hi
+        return seg_lo, seg_hi, c + FOLLOW_TAILS * max(2, tail)
+    return seg_lo, seg_hi, seg_hi
 
 
 def _braking_runs_on(seg: np.ndarray) -> bool:
@@ -1054,7 +1060,7 @@ def refine_rest_boundary(
     if onset:
         seg_lo, seg_hi = max(0, c - 2), min(n, c + span)
     else:
-        seg_lo, seg_hi = max(0, c - span), min(n, c + max(2, tail))
+        seg_lo, seg_hi, reach = _rest_end_reach(a, c, span=span, tail=tail)
     if seg_hi - seg_lo < 3:
         return coarse
     seg = a[seg_lo:seg_hi]
@@ -1078,9 +1084,9 @@ def refine_rest_boundary(
         t10 = k10 + (lo10 - seg[k10]) / (seg[k10 + 1] - seg[k10])
         t0 = t10 - (t30 - t10) * back
         return lo + seg_lo + t0
-    if _braking_runs_on(seg):
+    if reach > seg_hi:
         # a slow braking ramp (the end of a 2 s descent): follow it while it still brakes
-        more = a[seg_hi : min(n, c + FOLLOW_TAILS * max(2, tail))]
+        more = a[seg_hi : min(n, reach)]
         stop = _nonzero(more <= 0)
         seg = np.concatenate((seg, more[: int(stop[0]) + 1] if stop.size else more))
     after = seg[p + 1 :]
