@@ -53,6 +53,7 @@ from .reps import (
     RepAssembler,
     RepCandidate,
     debiased_x,
+    moved_until,
     refine_rest_boundary,
     rest_end_horizon,
 )
@@ -490,35 +491,9 @@ class Engine:
         self._queue(key, start, end, conc_s if conc_s > 0 else None, c.conc.peak_v, c.conc.disp, channel)
 
     def _moved_until(self, c: RepCandidate) -> int:
-        """Index of the rep's last lobe that belongs to the lift.
-
-        Steps after the weight came back (walking it to the rack after the last rep, before
-        the sensor comes to rest) are not part of the rep: once the rep is back at its start
-        level, two or more trailing lobes that each move less than a quarter of its excursion
-        (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
-        up after a landing) and stays, unless it moves only a few centimetres.
-        """
-        lobes = c.lobes
-        levels = [0.0]
-        for lb in lobes:
-            levels.append(levels[-1] + lb.disp)
-        excursion = max(levels) - min(levels)
-        small = min(0.25 * excursion, self.settings.min_rom_m)
-        tol = self.params.level_tol * excursion
-        k_conc = lobes.index(c.conc) if c.conc in lobes else 0
-        last = len(lobes) - 1
-        k = last
-        while k > k_conc and abs(lobes[k].disp) < small:
-            k -= 1  # lobes k+1.. are small; is the rep back at its level after lobe k?
-        for j in range(k, last - 1):  # at least two small lobes after: steps, not one last settle
-            if abs(levels[j + 1] - levels[0]) <= tol and lobes[j].end_kind != "rest":
-                return j
-        # and a turnaround after the lift: trailing wiggles of a few centimetres
-        tiny = 0.5 * self.settings.min_rom_m
-        k = last
-        while k > k_conc and abs(lobes[k].disp) < tiny:
-            k -= 1
-        return k if lobes[k].end_kind != "rest" else last
+        """Index of the rep's last lobe that belongs to the lift (:func:`reps.moved_until`)."""
+        k_conc = c.lobes.index(c.conc) if c.conc in c.lobes else 0
+        return moved_until(c.lobes, k_conc, min_rom_m=self.settings.min_rom_m, level_tol=self.params.level_tol)
 
     def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str) -> None:
         if self.detector == "orientation" and channel.startswith("vertical"):

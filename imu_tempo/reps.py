@@ -822,6 +822,36 @@ class RepCandidate:
     done_at: int
 
 
+def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m: float, level_tol: float) -> int:
+    """Index of the last lobe that belongs to the lift (lobes[k_conc] is its concentric).
+
+    Steps after the weight came back (walking it to the rack after the last rep, before
+    the sensor comes to rest) are not part of the rep: once the rep is back at its start
+    level, two or more trailing lobes that each move less than a quarter of its excursion
+    (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
+    up after a landing) and stays, unless it moves only a few centimetres.
+    """
+    levels = [0.0]
+    for lb in lobes:
+        levels.append(levels[-1] + lb.disp)
+    excursion = max(levels) - min(levels)
+    small = min(0.25 * excursion, min_rom_m)
+    tol = level_tol * excursion
+    last = len(lobes) - 1
+    k = last
+    while k > k_conc and abs(lobes[k].disp) < small:
+        k -= 1  # lobes k+1.. are small; is the rep back at its level after lobe k?
+    for j in range(k, last - 1):  # at least two small lobes after: steps, not one last settle
+        if abs(levels[j + 1] - levels[0]) <= tol and lobes[j].end_kind != "rest":
+            return j
+    # and a turnaround after the lift: trailing wiggles of a few centimetres
+    tiny = 0.5 * min_rom_m
+    k = last
+    while k > k_conc and abs(lobes[k].disp) < tiny:
+        k -= 1
+    return k if lobes[k].end_kind != "rest" else last
+
+
 @dataclass
 class _Open:
     lobes: list[Lobe] = field(default_factory=list)
@@ -959,6 +989,17 @@ class RepAssembler:
             diff = (end_level - levels[b]) * lobes[b].sign
             if -UNDERSHOOT * excursion <= diff <= tol:
                 starts.append((b, kind))
+        if not starts and not force and end_kind == "rest":
+            # Walked off straight after the last rep: the rest comes after a few steps, whose
+            # drift (or the weight set down) leaves the sensor off the start level.  The rep
+            # ended where it was back, before the steps (moved_until; the engine times it there).
+            j = moved_until(lobes, k_conc, min_rom_m=self.min_rom, level_tol=self.p.level_tol)
+            if j < len(lobes) - 1:
+                starts = [
+                    (b, lobes[b].start_kind) for b in range(k_conc + 1)
+                    if not any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc])
+                    and abs(levels[j + 1] - levels[b]) <= tol
+                ]
         if not starts:
             if not force or (end_kind != "rest" and held_in) or abs(end_level - levels[0]) > 0.5 * excursion:
                 # forced out by the next lift: still not a rep if it stopped on the way or

@@ -456,6 +456,27 @@ def test_the_last_push_press_ends_where_the_bar_stops_not_at_the_first_step(fs, 
     assert abs(last.end_s - s.truth[-1].end_s) < 0.05, (last.end_s, s.truth[-1].end_s)
 
 
+@pytest.mark.parametrize(
+    ("placement", "fs", "seed", "fatigue"),
+    [("chest", 100.0, 0, False), ("chest", 25.0, 0, False), ("chest", 200.0, 0, True), ("lower back", 50.0, 30, False)],
+)
+def test_the_last_jump_squat_before_walking_off_is_counted(placement, fs, seed, fatigue):
+    """The athlete walks the bar back straight after the last landing, and only rests 1.5-3 s later.
+    By then the steps (and setting the bar down) have left the sensor 10-20 cm off the level the
+    rep started from, so a rep ending at that rest was not back where it began, and was lost.  It
+    ended where it was back, before the steps; the steps are not part of it."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="jump_squat", fs_hz=fs, seed=seed, fatigue=fatigue, placement=placement)
+    eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, settings_=Settings(measure="concentric"))
+    assert [st_.rep_count for st_ in eng.sets] == [len(s.truth)]
+    last = eng.sets[0].reps[-1]
+    assert abs(last.start_s - s.truth[-1].start_s) < 0.1 and abs(last.end_s - s.truth[-1].end_s) < 0.1
+    assert eng.sets[0].first_failure_rep == s.truth_failure[1]
+    blocks, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz, block=7, settings_=Settings(measure="concentric"))
+    assert json.dumps(blocks.result()) == json.dumps(eng.result())
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_reps_never_overlap_on_simulated_sessions(seed):
     from imu_tempo.simulate import simulate_session
