@@ -2,7 +2,7 @@
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
                                   [--seeds A-B] [--rates 10,400] [--no-gyro] [--detector NAME] [--tempo X]
-                                  [--stamp-jitter P]
+                                  [--stamp-jitter P] [--placements]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -18,6 +18,9 @@ out (a jump cannot be slowed at will).  ``--stamp-jitter P`` moves every reporte
 +-P sample periods (uniform; the samples stay where they were taken), as a phone's sensor batching or
 a coarse packet clock does; the simulator's own stamp jitter stays within a quarter period.
 ``gaps_per_set`` counts the gaps the engine reported (every 4th set really drops samples).
+``--placements`` wears the sensor elsewhere (``simulate --placement``): a chest strap in swings and
+jump squats, a chest strap and a watch in pull-ups (push presses have no other placement yet); the
+motion and the truth are the same sets', the sensor sees its own point and turns.
 """
 
 from __future__ import annotations
@@ -76,17 +79,24 @@ def one(args: tuple) -> dict:
         "ff_truth": ff_truth, "ff_found": ff_found,
         "any_failure": any(st.first_failure_rep is not None for st in eng.sets),
         "gaps": len(eng.gaps),
+        "placement": s.metadata["placement"],
     }
 
 
-def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None) -> list[tuple]:
-    """The sets: (exercise, rate, fatigue, seed, drop rate, ``sensor``: more simulate_session arguments)."""
+def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None, placements: bool = False) -> list[tuple]:
+    """The sets: (exercise, rate, fatigue, seed, drop rate, ``sensor``: more simulate_session arguments).
+
+    ``placements``: each exercise at each of its other placements instead of its own."""
+    from imu_tempo.simulate import EXERCISES as PRESETS
+
     rates = rates or ((50.0, 100.0) if quick else (25.0, 50.0, 100.0, 200.0))
     seeds = seeds if seeds is not None else (range(1) if quick else range(4))
     exercises = [e for e in EXERCISES if e != "jump_squat"] if (sensor or {}).get("tempo", 1.0) != 1.0 else EXERCISES
+    worn = [(e, p) for e in exercises for p in PRESETS[e].placements[1:]] if placements else [(e, None) for e in exercises]
     out = []
-    for k, (ex, fs, fat, seed) in enumerate(itertools.product(exercises, rates, (True, False), seeds)):
-        out.append((ex, fs, fat, seed, 0.002 if k % 4 == 3 else 0.0, sensor or {}))
+    for k, ((ex, place), fs, fat, seed) in enumerate(itertools.product(worn, rates, (True, False), seeds)):
+        more = {**(sensor or {}), **({"placement": place} if place else {})}
+        out.append((ex, fs, fat, seed, 0.002 if k % 4 == 3 else 0.0, more))
     return out
 
 
@@ -112,16 +122,20 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def run(quick: bool = False, jobs: int = 2, sensor: dict | None = None, seeds=None, rates=None,
-        detector: str | None = None) -> dict:
+        detector: str | None = None, placements: bool = False) -> dict:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         settings_kw = {"detector": detector} if detector else {}
         if sensor and "tempo" in sensor:  # the truth's absolute limit scales with the tempo (simulate_session)
             settings_kw["threshold_s"] = round(1.2 * sensor["tempo"], 6)
-        rows = list(ex.map(one, [g + (settings_kw,) for g in grid(quick, sensor, seeds, rates)]))
+        rows = list(ex.map(one, [g + (settings_kw,) for g in grid(quick, sensor, seeds, rates, placements)]))
     res = {"overall": summarize(rows)}
     for ex_name in sorted({r["exercise"] for r in rows}, key=EXERCISES.index):
-        res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
+        if not placements:
+            res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
+            continue
+        for place in sorted({r["placement"] for r in rows if r["exercise"] == ex_name}):
+            res[f"{ex_name} ({place})"] = summarize([r for r in rows if (r["exercise"], r["placement"]) == (ex_name, place)])
     for fs in sorted({r["fs_hz"] for r in rows}):
         res[f"{fs:g} Hz"] = summarize([r for r in rows if r["fs_hz"] == fs])
     res["seconds"] = round(time.perf_counter() - t0, 1)
@@ -143,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tempo", type=float, help="every rep this many times slower (simulate --tempo)")
     ap.add_argument("--stamp-jitter", type=float,
                     help="move each reported time stamp by up to +-X sample periods (uniform; a phone's or a packet clock's jitter)")
+    ap.add_argument("--placements", action="store_true",
+                    help="each exercise worn elsewhere instead (simulate --placement: chest straps, a watch on pull-ups)")
     extra, rest = ap.parse_known_args(argv)
     seeds = rates = None
     if extra.seeds:
@@ -161,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         sensor["tempo"] = extra.tempo
     if extra.stamp_jitter:
         sensor["stamp_jitter"] = extra.stamp_jitter
-    return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates, detector=extra.detector),
+    return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates, detector=extra.detector,
+                                       placements=extra.placements),
                      __doc__, rest)
 
 

@@ -215,7 +215,7 @@ class Preset:
     name : str
         Key in :data:`EXERCISES`.
     placement : str
-        Where the sensor is worn.
+        Where the sensor is worn by default; :attr:`placements` lists the others simulated.
     measure : {"rep", "concentric"}
         The recommended analysis measure for this exercise.
     description : str
@@ -250,7 +250,12 @@ class Preset:
     reps_fresh: int
     pause_s: tuple[float, float] | None
     fatigue_loss: tuple[float, float]
-    _body: Callable[[], _Body] = field(repr=False, compare=False)
+    _body: type[_Body] = field(repr=False, compare=False)
+
+    @property
+    def placements(self) -> tuple[str, ...]:
+        """Where the sensor can be worn in simulation (the first is :attr:`placement`)."""
+        return self._body.placements
 
 
 # ---------------------------------------------------------------------------
@@ -475,12 +480,19 @@ class _Body:
     not.
     """
 
-    placement = ""
+    placements: tuple[str, ...] = ()  # where the sensor can be worn; the first is the preset's
     standing: dict[str, float] = {}
     fidget: dict[str, float] = {}  # channel -> standard deviation of a standing fidget
     wobble: dict[str, float] = {}  # channel -> standard deviation of the wobble at each phase knot
     phases: tuple[tuple[str, float, str], ...] = ()
     arm_swing: tuple[str, float] | None = None  # channel walking arm swing adds to, amplitude
+
+    def __init__(self, placement: str | None = None) -> None:
+        if placement is None:
+            placement = self.placements[0]
+        if placement not in self.placements:
+            raise ConfigError(f"placement {placement!r} is not simulated for this exercise; choose one of {', '.join(self.placements)}")
+        self.placement = placement
 
     def plan_rep(self, rng: np.random.Generator, *, slow: float, vl: float, set_scale: float) -> _RepPlan:
         """Plan a rep ``slow`` times slower in its concentric phase (velocity loss ``vl``)."""
@@ -511,7 +523,8 @@ class _Body:
         raise NotImplementedError
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
-        """Sensor position (n, 3) in the body frame (x forward, y left, z up, origin on the floor) and rotation."""
+        """Sensor position (n, 3) in the body frame (x forward, y left, z up, origin on the floor) and
+        rotation, for ``self.placement``."""
         raise NotImplementedError
 
     def wobble_targets(self, rng: np.random.Generator, scale: float = 1.0) -> dict[str, Target]:
@@ -535,8 +548,9 @@ class _SwingBody(_Body):
     the top of the swing its highest.
     """
 
-    placement = "wrist"
+    placements = ("wrist", "chest")
     TORSO_M = 0.50
+    CHEST_M = 0.35  # hip to a chest strap's sensor, along the torso
     ARM_M = 0.62
     standing = {"hx": 0.0, "hz": 0.95, "beta": 0.0, "alpha": 0.0, "wy": 0.18, "twist": 0.0, "roll": 0.0}
     fidget = {"hx": 0.01, "hz": 0.008, "alpha": 0.03, "wy": 0.015, "twist": 0.05, "roll": 0.03}
@@ -603,6 +617,10 @@ class _SwingBody(_Body):
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         beta, alpha = ch["beta"], ch["alpha"]
+        if self.placement == "chest":  # on the sternum: the torso's hinge, none of the arm's swing
+            x = ch["hx"] + self.CHEST_M * np.sin(beta)
+            z = ch["hz"] + self.CHEST_M * np.cos(beta)
+            return np.column_stack([x, np.zeros_like(x), z]), _rot("y", beta)
         x = ch["hx"] + self.TORSO_M * np.sin(beta) + self.ARM_M * np.sin(alpha)
         z = ch["hz"] + self.TORSO_M * np.cos(beta) - self.ARM_M * np.cos(alpha)
         pos = np.column_stack([x, ch["wy"], z])
@@ -617,7 +635,7 @@ class _PushPressBody(_Body):
     rack), ``twist`` and ``roll`` (rad).
     """
 
-    placement = "wrist"
+    placements = ("wrist",)
     ARM_M = 0.62
     standing = {"wx": 0.05, "wy": 0.20, "wz": 0.85, "alpha": 0.0, "twist": 0.0, "roll": 0.0}
     fidget = {"wx": 0.01, "wy": 0.01, "wz": 0.008, "alpha": 0.03, "twist": 0.05, "roll": 0.03}
@@ -732,7 +750,8 @@ class _JumpSquatBody(_Body):
     takeoff height.
     """
 
-    placement = "lower back"
+    placements = ("lower back", "chest")
+    CHEST_M = 0.40  # pelvis to a chest strap's sensor, along the torso (which leans as the pelvis tilts)
     standing = {"hx": 0.0, "hy": 0.0, "hz": 1.00, "tilt": 0.0, "roll": 0.0, "yaw": 0.0}
     fidget = {"hx": 0.01, "hy": 0.01, "hz": 0.004, "tilt": 0.02, "roll": 0.015, "yaw": 0.03}
     wobble = {"roll": 0.03, "yaw": 0.03}
@@ -814,6 +833,9 @@ class _JumpSquatBody(_Body):
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         pos = np.column_stack([ch["hx"], ch["hy"], ch["hz"]])
+        if self.placement == "chest":
+            up = self.CHEST_M * np.column_stack([np.sin(ch["tilt"]), np.zeros_like(ch["tilt"]), np.cos(ch["tilt"])])
+            pos = pos + _rot("z", ch["yaw"]).apply(up)
         return pos, _rot("z", ch["yaw"]) * _rot("y", ch["tilt"]) * _rot("x", ch["roll"])
 
 
@@ -828,7 +850,7 @@ class _PullUpBody(_Body):
     hangs at the side).
     """
 
-    placement = "upper arm"
+    placements = ("upper arm", "chest", "wrist")
     UPPER_M = 0.32
     FORE_M = 0.30
     SHOULDER_Y = 0.20
@@ -842,9 +864,11 @@ class _PullUpBody(_Body):
     GRIP = {"hx": 0.05, "hy": 0.42, "hz": BAR_Z}
     PULL_M = 0.49
 
-    def __init__(self) -> None:
+    def __init__(self, placement: str | None = None) -> None:
+        super().__init__(placement)
         st = {k: np.array([v]) for k, v in self.standing.items()}
         self._ref = self._frames(st)[1].inv()
+        self._ref_fore = self._forearm(st)[1].inv()
 
     def hang_z(self) -> float:
         reach = 0.97 * (self.UPPER_M + self.FORE_M)
@@ -923,10 +947,34 @@ class _PullUpBody(_Body):
         x_s = np.cross(y_s, z_s)
         return pos, _Quat.of(Rotation.from_matrix(np.stack([x_s, y_s, z_s], axis=2)))
 
+    def _forearm(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
+        """The hand's position and the forearm's frame (z from hand to elbow, x the elbow's hinge axis)."""
+        zs = ch["zs"]
+        shoulder = np.column_stack([np.zeros_like(zs), np.full_like(zs, self.SHOULDER_Y), zs])
+        mid, frame = self._frames(ch)
+        elbow = shoulder + 2.0 * (mid - shoulder)
+        hand = np.column_stack([ch["hx"], ch["hy"], ch["hz"]])
+        z_s = elbow - hand
+        z_s /= np.linalg.norm(z_s, axis=1)[:, None]
+        # the upper arm's x axis is normal to the plane of shoulder, elbow and hand: the hinge
+        x_s = frame.apply(np.tile([1.0, 0.0, 0.0], (zs.shape[0], 1)))
+        x_s -= (x_s * z_s).sum(axis=1)[:, None] * z_s  # (already normal to the forearm, up to rounding)
+        x_s /= np.linalg.norm(x_s, axis=1)[:, None]
+        y_s = np.cross(z_s, x_s)
+        return hand, _Quat.of(Rotation.from_matrix(np.stack([x_s, y_s, z_s], axis=2)))
+
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
+        lean = _rot("y", ch["lean"])
+        if self.placement == "chest":  # on the sternum, below and between the shoulders
+            zs = ch["zs"]
+            pos = np.column_stack([np.full_like(zs, 0.10), np.zeros_like(zs), zs - 0.20])
+            return pos, lean * _rot("z", 0.3 * ch["twist"])
+        if self.placement == "wrist":  # a watch: the hand holds the bar; only the forearm turns
+            hand, frame = self._forearm(ch)
+            return hand, lean * frame * self._ref_fore * _rot("z", ch["twist"])
         pos, frame = self._frames(ch)
         # The hanging arm's frame is the sensor's neutral orientation.
-        return pos, _rot("y", ch["lean"]) * frame * self._ref * _rot("z", ch["twist"])
+        return pos, lean * frame * self._ref * _rot("z", ch["twist"])
 
 
 # ---------------------------------------------------------------------------
@@ -1129,9 +1177,10 @@ def _simulate_motion(
     fs_hz: float,
     seed: int,
     tempo: float = 1.0,
+    placement: str | None = None,
 ) -> _Motion:
     plan_rng, motion_rng, mount_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    body = preset._body()
+    body = preset._body(placement)
     n_reps = [
         reps
         if reps is not None
@@ -1301,6 +1350,7 @@ def simulate_session(
     sensor_errors: bool = True,
     t0_s: float = 0.0,
     tempo: float = 1.0,
+    placement: str | None = None,
 ) -> SimulatedSession:
     """Simulate an IMU recording of a training session, with its truth.
 
@@ -1357,6 +1407,10 @@ def simulate_session(
         preset's (0.5-3; 1 for a jump squat): a tempo set, or a load heavy from the first rep.  The truth's
         tempo rule scales its absolute threshold alike (1.2 s x ``tempo``); analyse with
         ``--threshold-s`` scaled the same way to compare failures.
+    placement : str or None
+        Where the sensor is worn, one of the preset's :attr:`Preset.placements`
+        (None: the preset's own, ``Preset.placement``).  The motion and the truth do not
+        depend on it: a chest strap in a swing set sees the same swings as the wrist.
 
     Returns
     -------
@@ -1392,6 +1446,10 @@ def simulate_session(
         raise ConfigError("tempo must be 1 for jump_squat: a jump's drive cannot be slowed at will (its flight is ballistic)")
     fs_hz = float(fs_hz)
     preset = EXERCISES[exercise]
+    if placement is not None and placement not in preset.placements:
+        raise ConfigError(
+            f"placement {placement!r} is not simulated for {exercise}; choose one of {', '.join(preset.placements)}"
+        )
     motion = _simulate_motion(
         preset,
         sets=sets,
@@ -1404,6 +1462,7 @@ def simulate_session(
         fs_hz=fs_hz,
         seed=seed,
         tempo=float(tempo),
+        placement=placement,
     )
     # Streams of their own, so that e.g. changing the noise does not change the motion.
     sensor_rng, time_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1]).spawn(2))
@@ -1444,7 +1503,7 @@ def simulate_session(
         "sensor": "imu-tempo simulator (SIMULATED data, not a real recording)",
         "simulated": "true",
         "exercise": exercise,
-        "placement": preset.placement,
+        "placement": placement or preset.placement,
         "sample_rate_hz": f"{fs_hz:g}",
         "seed": str(seed),
         "sets": str(sets),
@@ -1625,6 +1684,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orientation", choices=["random", "upright"], default="random", help="sensor mount (default random)"
     )
+    parser.add_argument(
+        "--placement",
+        default=None,
+        help="where the sensor is worn: "
+        + "; ".join(f"{name} {'|'.join(p.placements)}" for name, p in EXERCISES.items())
+        + " (default: the first)",
+    )
     parser.add_argument("--idle-s", type=float, default=5.0, help="standing still at the start and at the end (default 5)")
     parser.add_argument("--rest-s", type=float, default=60.0, help="rest between sets, last rep to first rep (default 60)")
     parser.add_argument(
@@ -1660,6 +1726,7 @@ def run(args: argparse.Namespace) -> int:
         idle_s=args.idle_s,
         rest_between_sets_s=args.rest_s,
         tempo=args.tempo,
+        placement=args.placement,
     )
     rec, truth = write_session(session, args.out, accel_unit=args.accel_unit)
     print(summary(session, recording=rec, truth=truth, accel_unit=args.accel_unit))
@@ -1674,7 +1741,7 @@ def summary(
     n = len(session.t_s)
     duration = float(session.t_s[-1] - session.t_s[0]) if n else 0.0
     lines = [
-        f"wrote {recording or 'recording'}: SIMULATED {preset.name} ({preset.placement}), {session.fs_hz:g} Hz, "
+        f"wrote {recording or 'recording'}: SIMULATED {preset.name} ({session.metadata['placement']}), {session.fs_hz:g} Hz, "
         f"{n} samples over {duration:.1f} s, {'accel + gyro' if session.gyro is not None else 'accel only'}"
         + (", acceleration in g (read it with --accel-unit g)" if accel_unit == "g" else ""),
         f"wrote {truth or 'truth'}: {len(session.truth)} reps (set,rep,start_s,end_s,concentric_s)",

@@ -319,6 +319,103 @@ class TestPhysics:
             assert 0.75 < rise < 1.0 and abs(v[-1]) < 0.08
 
 
+OTHER_PLACEMENTS = [(ex, pl) for ex, p in EXERCISES.items() for pl in p.placements[1:]]
+
+
+@functools.lru_cache(maxsize=None)
+def placed_motion(exercise: str, placement: str | None, seed: int = 2):
+    return _simulate_motion(
+        EXERCISES[exercise], sets=1, reps=None, fatigue=True, idle_s=1.0, rest_between_sets_s=60.0,
+        walk=True, orientation="upright", fs_hz=100.0, seed=seed, placement=placement,
+    )
+
+
+def _turn_deg(m, k0: int, k1: int) -> float:
+    """Largest angle (degrees) the sensor's z axis moves away from where it points at k0."""
+    z = m.rot.apply(np.tile([0.0, 0.0, 1.0], (m.t_s.shape[0], 1)))[k0 : k1 + 1]
+    return float(np.degrees(np.arccos(np.clip(z @ z[0], -1.0, 1.0))).max())
+
+
+class TestPlacements:
+    """Other places to wear the sensor: the same body motion, the same truth, another point and frame."""
+
+    def test_every_preset_offers_its_own_placement_first(self):
+        for p in EXERCISES.values():
+            assert p.placements[0] == p.placement
+        assert OTHER_PLACEMENTS  # there is something to test below
+
+    @pytest.mark.parametrize("exercise,placement", OTHER_PLACEMENTS)
+    def test_truth_is_the_motion_not_the_sensor(self, exercise, placement):
+        own = sim(exercise=exercise, seed=2, fs_hz=50.0)
+        other = sim(exercise=exercise, seed=2, fs_hz=50.0, placement=placement)
+        assert other.truth == own.truth and other.activities == own.activities
+        assert other.metadata["placement"] == placement and own.metadata["placement"] == EXERCISES[exercise].placement
+        assert not np.allclose(other.accel, own.accel)  # ...but the sensor reads something else
+
+    @pytest.mark.parametrize("exercise,placement", OTHER_PLACEMENTS)
+    def test_gyro_carries_gravity_through_the_set(self, exercise, placement):
+        s = sim(exercise=exercise, seed=3, fs_hz=400.0, placement=placement, **IDEAL)
+        pick = next(a for a in s.activities if a.label == "pickup")
+        rack = next(a for a in s.activities if a.label == "rack")
+        i0, i1 = _index(s.t_s, pick.start_s - 0.3), _index(s.t_s, rack.end_s + 0.3)
+        rots = _strapdown(s, i0, i1)
+        predicted = rots[-1].inv().apply([0.0, 0.0, 1.0])
+        measured = s.accel[i1] / np.linalg.norm(s.accel[i1])
+        assert math.degrees(math.acos(min(1.0, float(predicted @ measured)))) < 0.5
+
+    @pytest.mark.parametrize("exercise,placement", OTHER_PLACEMENTS)
+    def test_the_imu_sees_its_own_point_move(self, exercise, placement):
+        """Double-integrated vertical acceleration over each rep matches the placed sensor's own path."""
+        s = sim(exercise=exercise, seed=3, fs_hz=400.0, placement=placement, **IDEAL)
+        m = _simulate_motion(
+            EXERCISES[exercise], sets=1, reps=None, fatigue=True, idle_s=5.0, rest_between_sets_s=60.0,
+            walk=True, orientation="random", fs_hz=400.0, seed=3, placement=placement,
+        )
+        pick = next(a for a in s.activities if a.label == "pickup")
+        i0 = _index(s.t_s, pick.start_s - 0.3)
+        i1 = _index(s.t_s, s.truth[-1].end_s + 0.1)
+        world_z = _strapdown(s, i0, i1).apply(s.accel[i0 : i1 + 1])[:, 2] - G
+        dt = 1.0 / s.fs_hz
+        for r in s.truth[:4]:
+            j0, j1 = _index(s.t_s, r.start_s) - i0, _index(s.t_s, r.end_s) - i0
+            v = np.concatenate([[0.0], np.cumsum(0.5 * (world_z[j0 + 1 : j1 + 1] + world_z[j0:j1]) * dt)])
+            z = np.concatenate([[0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * dt)])
+            k0, k1 = _index(m.t_s, r.start_s), _index(m.t_s, r.end_s)
+            path = m.pos_m[k0 : k1 + 1, 2] - m.pos_m[k0, 2]
+            assert z.max() - z.min() == pytest.approx(np.ptp(path), abs=0.01)
+            assert z[-1] == pytest.approx(path[-1], abs=0.02)  # (the gyro-only orientation drifts a little)
+
+    def test_a_watch_on_a_pull_up_only_turns(self):
+        m = placed_motion("pull_up", "wrist")
+        for _, _, start, end, _ in m.reps:
+            k0, k1 = _index(m.t_s, start), _index(m.t_s, end)
+            assert np.ptp(m.pos_m[k0 : k1 + 1], axis=0).max() < 0.01  # the hand holds the bar
+            assert 15.0 < _turn_deg(m, k0, k1) < 60.0  # the forearm leans as the body rises
+
+    def test_a_chest_strap_on_a_pull_up_rises_without_turning(self):
+        m, arm = placed_motion("pull_up", "chest"), placed_motion("pull_up", None)
+        for _, _, start, end, _ in m.reps:
+            k0, k1 = _index(m.t_s, start), _index(m.t_s, end)
+            assert 0.4 < np.ptp(m.pos_m[k0 : k1 + 1, 2]) < 0.6
+            assert _turn_deg(m, k0, k1) < 10.0 < _turn_deg(arm, k0, k1)
+
+    @pytest.mark.parametrize("exercise,lo_m,hi_m", [("kettlebell_swing", 0.15, 0.4), ("jump_squat", 0.35, 0.7)])
+    def test_a_chest_strap_follows_the_torso(self, exercise, lo_m, hi_m):
+        """Swing: the chest rises with the hinge, far less than the bell; jump squat: the chest drops
+        further than the pelvis (the torso leans into the squat), and both turn with the torso."""
+        m, own = placed_motion(exercise, "chest"), placed_motion(exercise, None)
+        for _, _, start, end, conc in m.reps:
+            k0, k1 = _index(m.t_s, start), _index(m.t_s, end)
+            chest, other = np.ptp(m.pos_m[k0 : k1 + 1, 2]), np.ptp(own.pos_m[k0 : k1 + 1, 2])
+            assert lo_m < chest < hi_m
+            assert chest < other if exercise == "kettlebell_swing" else chest > other
+            assert _turn_deg(m, k0, k1) > 25.0
+
+    def test_a_placement_the_exercise_does_not_have_is_a_config_error(self):
+        with pytest.raises(ConfigError, match=r"push_press.*wrist"):
+            simulate_session(exercise="push_press", placement="chest")
+
+
 class TestSensor:
     def test_sample_rate_and_jitter_match_the_request(self):
         s = sim(exercise="push_press", seed=2, jitter_s=0.0005)
@@ -511,6 +608,12 @@ class TestCli:
         r = read_recording(out, accel_unit="g")
         assert r.gyro is None and r.fs_hz == 50.0 and r.metadata["fatigue"] == "false"
         assert len(find_gaps(r.t_s, fs_hz=50.0)) > 0
+
+    def test_placement_flag(self, tmp_path, capsys):
+        out = tmp_path / "x.csv"
+        assert run(self._args("--out", str(out), "--exercise", "jump_squat", "--placement", "chest", "--rate-hz", "25")) == 0
+        assert "jump_squat (chest)" in capsys.readouterr().out
+        assert read_recording(out).metadata["placement"] == "chest"
 
     def test_bad_flag_value_is_a_config_error(self, tmp_path):
         with pytest.raises(ConfigError, match="fs_hz"):
