@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .sources.recording import MIN_FULL_SCALE_MPS2, MIN_FULL_SCALE_RADPS, saturated
 
 OK_COLOR = "#4C78A8"
 FAIL_COLOR = "#D62728"
@@ -89,34 +90,6 @@ class Quality:
         return out
 
 
-def _clipped(values: np.ndarray, *, min_level: float = 0.0) -> tuple[int, float | None]:
-    """Samples where an axis sits at the recording's largest |value| in a run of >= 3.
-
-    A saturated sensor returns its full-scale value for as long as the true value is
-    beyond it; real signals touch their maximum only briefly.  Levels below ``min_level``
-    (the smallest full scale of such sensors) are not counted: a quiet axis can repeat its
-    maximum without being clipped.
-    """
-    if values.size == 0:
-        return 0, None
-    top = np.abs(values).max(axis=0)
-    count, level = 0, None
-    for j in range(values.shape[1]):
-        if top[j] == 0 or top[j] < min_level:
-            continue
-        at = np.abs(values[:, j]) >= top[j] * (1 - 1e-6)
-        if at.sum() < 3:
-            continue
-        # runs of >= 3 samples
-        edges = np.diff(np.concatenate(([0], at.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        n = int(sum(e - s for s, e in zip(starts, ends) if e - s >= 3))
-        if n:
-            count += n
-            level = float(top[j]) if level is None else max(level, float(top[j]))
-    return count, level
-
-
 def data_quality(rec) -> Quality:
     """Rate, jitter, gaps and clipping of a :class:`~imu_tempo.sources.recording.Recording`."""
     t = rec.t_s
@@ -124,8 +97,9 @@ def data_quality(rec) -> Quality:
     period = 1.0 / rec.fs_hz
     normal = d[d <= 1.5 * period] if d.size else d
     gaps = rec.gaps()
-    ca, level = _clipped(rec.accel, min_level=1.9 * 9.80665)  # smallest IMU range: +-2 g
-    cg, _ = _clipped(rec.gyro, min_level=2.0) if rec.gyro is not None else (0, None)  # +-125 deg/s
+    rows, level = saturated(rec.accel, min_level=MIN_FULL_SCALE_MPS2)
+    ca = int(rows.sum())
+    cg = int(saturated(rec.gyro, min_level=MIN_FULL_SCALE_RADPS)[0].sum()) if rec.gyro is not None else 0
     jitter = float(np.std(normal)) if normal.size > 1 else 0.0
     return Quality(
         nominal_hz=float(rec.fs_hz),

@@ -696,6 +696,54 @@ def _check_accel_unit(accel_mps2: np.ndarray, unit: str, source: str, explicit: 
     raise UnitError(f"{head} {advice}.", path=path)
 
 
+def saturated(values: np.ndarray, *, min_level: float = 0.0) -> tuple[np.ndarray, float | None]:
+    """Rows where an axis sits at the recording's largest ``|value|`` in a run of >= 3, and that level.
+
+    A saturated sensor returns its full-scale value for as long as the true value is
+    beyond it; real signals touch their maximum only briefly.  Levels below ``min_level``
+    (the smallest full scale of such sensors) are not counted: a quiet axis can repeat its
+    maximum without being clipped.
+    """
+    rows = np.zeros(values.shape[0], dtype=bool)
+    level = None
+    if values.size == 0:
+        return rows, None
+    top = np.abs(values).max(axis=0)
+    for j in range(values.shape[1]):
+        if top[j] == 0 or top[j] < min_level:
+            continue
+        at = np.abs(values[:, j]) >= top[j] * (1 - 1e-6)
+        if at.sum() < 3:
+            continue
+        edges = np.diff(np.concatenate(([0], at.astype(np.int8), [0])))
+        hit = False
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            if b - a >= 3:
+                rows[a:b] = hit = True
+        if hit:
+            level = float(top[j]) if level is None else max(level, float(top[j]))
+    return rows, level
+
+
+#: The smallest full scale of an IMU: below it a repeated maximum is not taken for saturation.
+MIN_FULL_SCALE_MPS2 = 1.9 * STANDARD_GRAVITY  # +-2 g
+MIN_FULL_SCALE_RADPS = 2.0  # +-125 deg/s
+
+
+def _warn_saturated(t: np.ndarray, values: np.ndarray, *, what: str, min_level: float, shown, advice: str, path: str) -> None:
+    rows, level = saturated(values, min_level=min_level)
+    n = int(rows.sum())
+    if not n:
+        return
+    warnings.warn(
+        f"{path}: the {what} is saturated: {n} sample(s) ({100.0 * n / rows.shape[0]:.1f} %) sit at its limit, "
+        f"{shown(level)}, first at t = {t[int(np.argmax(rows))]:.2f} s; movement beyond it is lost, so reps "
+        f"through those stretches may be missed or timed wrong.  {advice}",
+        ImuTempoWarning,
+        stacklevel=3,
+    )
+
+
 def _check_gyro_unit(gyro_radps: np.ndarray, unit: str, source: str, path: str) -> None:
     if unit != "rad/s" or gyro_radps.shape[0] == 0:
         return
@@ -844,6 +892,13 @@ def read_recording(
     _check_accel_unit(accel, accel_u, accel_src, accel_unit is not None, p)
     if gyro is not None:
         _check_gyro_unit(gyro, gyro_u, gyro_src, p)
+    _warn_saturated(t, accel, what="accelerometer", min_level=MIN_FULL_SCALE_MPS2, path=p,
+                    shown=lambda v: f"+-{v / STANDARD_GRAVITY:.2f} g",
+                    advice="Record with a range of +-8 g or more (+-16 g for swings and jumps).")
+    if gyro is not None:
+        _warn_saturated(t, gyro, what="gyroscope", min_level=MIN_FULL_SCALE_RADPS, path=p,
+                        shown=lambda v: f"+-{math.degrees(v):.0f} deg/s",
+                        advice="Record with a range of +-1000 deg/s or more.")
     fs = _sample_rate(t, h, p)
     return Recording(
         path=p,

@@ -11,7 +11,8 @@ import pytest
 
 from imu_tempo.cli import main
 from imu_tempo.errors import ConfigError
-from imu_tempo.report import _clipped, data_quality, verdicts
+from imu_tempo.report import data_quality, verdicts
+from imu_tempo.sources.recording import saturated
 from imu_tempo.sources.recording import Recording
 
 ROOT = Path(__file__).parents[2]
@@ -103,7 +104,8 @@ def test_quality_counts_gaps_jitter_and_clipping():
 def test_a_brief_peak_is_not_clipping():
     a = np.zeros((50, 3))
     a[10, 1] = 30.0
-    assert _clipped(a) == (0, None)
+    rows, level = saturated(a)
+    assert not rows.any() and level is None
 
 
 def test_verdict_sentence_names_the_reason():

@@ -532,7 +532,7 @@ class TestUnits:
 
     def test_movement_keeps_the_median_in_band(self, tmp_path: Path) -> None:
         # A third of the samples in hard movement (3 g) and a third near free fall: still m/s^2.
-        az = np.r_[np.full(40, 9.81), np.full(30, 30.0), np.full(30, 1.0)]
+        az = np.r_[np.full(40, 9.81), np.linspace(29.0, 31.0, 30), np.full(30, 1.0)]
         t = np.arange(100) / 100
         write_recording(tmp_path / "moving.csv", t_s=t, accel=np.column_stack([np.zeros(100), np.zeros(100), az]))
         assert len(read_recording(tmp_path / "moving.csv")) == 100
@@ -544,6 +544,45 @@ class TestUnits:
 
 
 # ---------------------------------------------------------------------------
+
+
+class TestSaturation:
+    """A sensor whose range is too small for the movement clips it: the reader says so."""
+
+    def _swing(self, tmp_path: Path, *, full_scale_g: float | None, gyro_limit: float | None = None) -> Path:
+        fs = 100.0
+        t = np.arange(1000) / fs
+        a = np.zeros((t.size, 3))
+        a[:, 2] = G + 2.5 * G * np.maximum(0.0, np.sin(2 * np.pi * t)) ** 4  # peaks of 3.5 g, once a second
+        w = np.column_stack([np.zeros_like(t), 6.0 * np.sin(2 * np.pi * t), np.zeros_like(t)])
+        if full_scale_g is not None:
+            a = np.clip(a, -full_scale_g * G, full_scale_g * G)
+        if gyro_limit is not None:
+            w = np.clip(w, -gyro_limit, gyro_limit)
+        p = tmp_path / "swing.csv"
+        write_recording(p, t_s=t, accel=a, gyro=w)
+        return p
+
+    def test_an_accelerometer_at_its_limit_is_named_with_the_level_and_the_time(self, tmp_path: Path) -> None:
+        p = self._swing(tmp_path, full_scale_g=2.0)
+        rec, caught = read_quiet(p)
+        msgs = [str(c.message) for c in caught if issubclass(c.category, ImuTempoWarning)]
+        assert len(msgs) == 1, msgs
+        assert "swing.csv" in msgs[0] and "accelerometer is saturated" in msgs[0] and "+-2.00 g" in msgs[0]
+        assert "first at t = 0.1" in msgs[0] and "+-8 g" in msgs[0]
+        assert rec.accel.shape[0] == 1000  # nothing is dropped: the data are what they are
+
+    def test_a_gyroscope_at_its_limit_is_named_too(self, tmp_path: Path) -> None:
+        _, caught = read_quiet(self._swing(tmp_path, full_scale_g=None, gyro_limit=math.radians(250)))
+        msgs = [str(c.message) for c in caught]
+        assert len(msgs) == 1 and "gyroscope is saturated" in msgs[0] and "+-250 deg/s" in msgs[0]
+
+    def test_peaks_within_range_and_a_quiet_axis_are_not_saturation(self, tmp_path: Path) -> None:
+        _, caught = read_quiet(self._swing(tmp_path, full_scale_g=None))
+        assert caught == []
+        # a resting axis repeats its largest value all the time, far below any sensor's range
+        p = put(tmp_path, "t,ax,ay,az\n" + "".join(f"{i / 100:.2f},0,0,9.81\n" for i in range(50)), name="still.csv")
+        assert read_quiet(p)[1] == []
 
 
 class TestFindGaps:
