@@ -35,6 +35,7 @@ def analyze_recording(
     settings: Settings | None = None,
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
+    gyro_axes: str | None = None,
 ) -> dict[str, Any]:
     """Analyse one recording; returns the ``imu-tempo.analysis/1`` dict.
 
@@ -45,7 +46,7 @@ def analyze_recording(
     Raises :class:`~imu_tempo.errors.RecordingError` / ``UnitError`` for files
     that cannot be read as written (the message names the file and line).
     """
-    rec = load_recording([path], accel_unit=accel_unit, gyro_unit=gyro_unit)
+    rec = load_recording([path], accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
     return analyze_loaded(rec, settings=settings, recording=str(path))
 
 
@@ -56,6 +57,7 @@ def load_recording(
     mapping: Mapping[str, str] | str | None = None,
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
+    gyro_axes: str | None = None,
 ):
     """One session's samples as a :class:`~imu_tempo.sources.recording.Recording`.
 
@@ -70,10 +72,10 @@ def load_recording(
         if not os.path.isdir(p) and not p.lower().endswith(".zip"):
             kind = _sniff_head(p)
             if kind == "csv-v1" or format == "csv-v1":
-                return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit)
+                return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
             if kind is None:
                 try:
-                    return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit)
+                    return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
                 except RecordingError as exc:
                     if isinstance(exc, UnitError) or "cannot open" in exc.reason:
                         raise
@@ -84,7 +86,8 @@ def load_recording(
                     ) from None
     from .importers import load_any
 
-    return load_any(list(paths), format=format, mapping=mapping, accel_unit=accel_unit, gyro_unit=gyro_unit)
+    return load_any(list(paths), format=format, mapping=mapping, accel_unit=accel_unit, gyro_unit=gyro_unit,
+                    gyro_axes=gyro_axes)
 
 
 def _sniff_head(path: str) -> str | None:
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no recordings found in {', '.join(args.recordings)}")
     outcomes = batch.analyze_groups(
         groups, settings=settings, format=args.format, mapping=mapping,
-        accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, jobs=args.jobs,
+        accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes, jobs=args.jobs,
     )
     if len(outcomes) == 1 and outcomes[0].exception is not None:
         raise outcomes[0].exception

@@ -57,6 +57,17 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     u = p.add_argument_group("units")
     u.add_argument("--accel-unit", choices=["m/s^2", "g", "mg"], default=None, help="unit of ax,ay,az (default m/s^2)")
     u.add_argument("--gyro-unit", choices=["rad/s", "deg/s"], default=None, help="unit of gx,gy,gz (default rad/s)")
+    add_gyro_axes(u)
+
+
+def add_gyro_axes(group) -> None:
+    """``--gyro-axes``: how the gyroscope's columns map onto the accelerometer's axes."""
+    group.add_argument(
+        "--gyro-axes", metavar="MAP", default=None,
+        help="when the gyroscope follows another axis convention than the accelerometer: gx,gy,gz as the "
+        "sensor's x,y,z, e.g. --gyro-axes=-x,-y,-z (every sign flipped) or y,x,-z; none ignores the gyroscope "
+        "(default: as they are; a clear disagreement stops the reading and names the map)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import sys
 import tempfile
@@ -231,7 +232,10 @@ async def live_session(
     engine = Engine(settings)
     result = None
     started = time.monotonic()
+    axes = _gyro_axes(args)
     async with _open_source(args, status=status) as (source, stats):
+        if axes is not False:
+            source = _MappedGyro(source, axes)
         if recorder is not None:
             recorder.describe = lambda block: _recording_metadata(source.name, stats(), block)
         if on_block is not None:
@@ -335,6 +339,42 @@ def _ble_stats(src: Any) -> dict[str, Any]:
         out = s()
         return out if isinstance(out, dict) else getattr(out, "to_json", dict)()
     return {"port": getattr(src, "name", "")}
+
+
+def _gyro_axes(args: argparse.Namespace) -> Any:
+    """``--gyro-axes`` as a matrix (None: leave the gyroscope out), or False when not given."""
+    spec = getattr(args, "gyro_axes", None)
+    if spec is None:
+        return False
+    from .sources.axes import parse_gyro_axes
+
+    return parse_gyro_axes(spec)
+
+
+class _MappedGyro:
+    """A source whose blocks carry the gyroscope read through ``--gyro-axes`` (or none)."""
+
+    def __init__(self, inner: Any, m: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.m = m
+
+    async def __aenter__(self) -> _MappedGyro:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)
+
+    def __aiter__(self) -> AsyncIterator[SampleBlock]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[SampleBlock]:
+        async with contextlib.aclosing(self.inner.__aiter__()) as it:
+            async for block in it:
+                if block.gyro is not None:
+                    block = dataclasses.replace(block, gyro=None if self.m is None else block.gyro @ self.m.T)
+                yield block
 
 
 class _UntilDeviceTime:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     speed = parse_speed(args.speed)
     check_display_args(args)
-    rec = read_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit)
+    rec = read_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes)
     source = ReplaySource(rec, speed=speed, block_size=args.block_size)
     engine = Engine(settings)
     if args.json:

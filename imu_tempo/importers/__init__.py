@@ -61,6 +61,8 @@ The test fixtures under ``tests/importers/fixtures`` are written from these spec
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from collections.abc import Mapping, Sequence
 
@@ -139,6 +141,7 @@ def load_any(
     mapping: Mapping[str, str] | str | None = None,
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
+    gyro_axes: str | None = None,
 ) -> Recording:
     """Read one session from any supported export.
 
@@ -154,6 +157,9 @@ def load_any(
     accel_unit, gyro_unit : str, optional
         Units for CSV v1 (as ``read_recording``) and default units of a ``generic``
         mapping.  Other formats state their units; passing one there is a ConfigError.
+    gyro_axes : str, optional
+        How the gyroscope's columns map onto the accelerometer's axes ("-x,-y,-z", ..., or
+        "none" to leave it out; :mod:`imu_tempo.sources.axes`).  None: as they are, checked.
 
     Returns
     -------
@@ -196,8 +202,8 @@ def load_any(
     if format == "generic":
         if mapping is None:
             raise ConfigError("--format generic needs --map TARGET=COLUMN[:UNIT],... (see imu-tempo analyze --help)")
-        return generic.load(files, mapping=mapping if not isinstance(mapping, str) else parse_mapping(mapping),
-                            accel_unit=accel_unit, gyro_unit=gyro_unit)
+        return _gyro_axes(generic.load(files, mapping=mapping if not isinstance(mapping, str) else parse_mapping(mapping),
+                                       accel_unit=accel_unit, gyro_unit=gyro_unit), gyro_axes)
     if format is None:
         sniffs = [(f, sniff(f)) for f in files]
         unknown = [f for f, s in sniffs if s is None]
@@ -227,12 +233,27 @@ def load_any(
         path = files[0].name
         if "!" in path and not os.path.exists(path):
             raise ConfigError(f"{path}: extract CSV v1 recordings from the zip first")
-        return read_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit)
+        return read_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
     if accel_unit is not None or gyro_unit is not None:
         raise ConfigError(
             f"{format} exports state their units; --accel-unit/--gyro-unit apply to CSV v1 and --map only"
         )
-    return _LOADERS[format](files, strict=not any_container)
+    return _gyro_axes(_LOADERS[format](files, strict=not any_container), gyro_axes)
+
+
+def _gyro_axes(rec: Recording, spec: str | None) -> Recording:
+    """An imported recording with its gyroscope in the accelerometer's axes (as ``read_recording``)."""
+    if rec.gyro is None:
+        return rec
+    from ..sources.axes import gyro_in_accel_axes
+
+    gyro = gyro_in_accel_axes(rec.t_s, rec.accel, rec.gyro, spec, where=f"--gyro-axes={spec}", path=rec.path)
+    if gyro is rec.gyro:
+        return rec
+    gyro = None if gyro is None else gyro.copy()
+    if gyro is not None:
+        gyro.flags.writeable = False
+    return dataclasses.replace(rec, gyro=gyro)
 
 
 # ---------------------------------------------------------------------------------------

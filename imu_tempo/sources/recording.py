@@ -40,6 +40,7 @@ from typing import IO
 import numpy as np
 
 from ..errors import ConfigError, ImuTempoWarning, RecordingError, SourceError, UnitError
+from .axes import gyro_in_accel_axes
 from ..filters import SampleClock
 from ..types import Gap, SampleBlock
 
@@ -202,9 +203,9 @@ def write_recording(
 
 
 def _refuse_unit_metadata(metadata: Mapping[str, str] | None) -> None:
-    for key, expected in (("accel_unit", "m/s^2"), ("gyro_unit", "rad/s")):
+    for key, expected in (("accel_unit", "m/s^2"), ("gyro_unit", "rad/s"), ("gyro_axes", "x,y,z")):
         value = (metadata or {}).get(key)
-        if value is not None and value.strip().lower() != expected:
+        if value is not None and value.strip().lower().replace(" ", "") != expected:
             raise ConfigError(
                 f"metadata {key}: {value!r} would mislabel the file: the writer always writes {expected}; "
                 "convert the data instead"
@@ -791,7 +792,8 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 def read_recording(
-    path: str | os.PathLike[str], *, accel_unit: str | None = None, gyro_unit: str | None = None
+    path: str | os.PathLike[str], *, accel_unit: str | None = None, gyro_unit: str | None = None,
+    gyro_axes: str | None = None,
 ) -> Recording:
     """Read and check a CSV v1 recording (format: ``recordings/README.md``).
 
@@ -805,6 +807,11 @@ def read_recording(
         the file's line.
     gyro_unit : {"rad/s", "deg/s"} or None
         Unit of ``gx,gy,gz``, resolved the same way (default rad/s).
+    gyro_axes : str or None
+        How ``gx,gy,gz`` map onto the accelerometer's axes when the gyroscope follows
+        another convention (:mod:`imu_tempo.sources.axes`): ``"-x,-y,-z"``, ``"y,x,-z"``, ...,
+        or ``"none"`` to leave the gyroscope out.  None: the file's ``# gyro_axes:`` line if
+        it has one; else the columns as they are, checked against the accelerometer.
 
     Returns
     -------
@@ -818,16 +825,18 @@ def read_recording(
         The file cannot be opened or read as CSV v1; the message names the
         file, the line and what is wrong.
     UnitError
-        The data's magnitude contradicts the unit (1 g read as 1 m/s^2, ...);
-        the message suggests the flag to use.
+        The data's magnitude contradicts the unit (1 g read as 1 m/s^2, ...), or the
+        gyroscope turns gravity the wrong way for the accelerometer (another axis
+        convention); the message suggests the flag to use.
     ConfigError
-        An unknown unit name (argument or ``# accel_unit:`` line).
+        An unknown unit name or axis mapping (argument or ``# accel_unit:`` line).
 
     Warns
     -----
     ImuTempoWarning
         The last line is incomplete (the file ends mid-line, as Ctrl-C or a
         power loss leaves it): it is skipped and listed in ``skipped_lines``.
+        Or a sensor sat at the limit of its range (saturated).
 
     Notes
     -----
@@ -892,6 +901,11 @@ def read_recording(
     _check_accel_unit(accel, accel_u, accel_src, accel_unit is not None, p)
     if gyro is not None:
         _check_gyro_unit(gyro, gyro_u, gyro_src, p)
+        if gyro_axes is None and "gyro_axes" in h.metadata:
+            gyro_axes, where = h.metadata["gyro_axes"], f"'# gyro_axes: ...' on line {h.metadata_lines['gyro_axes']}"
+        else:
+            where = f"--gyro-axes={gyro_axes}"
+        gyro = gyro_in_accel_axes(t, accel, gyro, gyro_axes, where=where, path=p)
     _warn_saturated(t, accel, what="accelerometer", min_level=MIN_FULL_SCALE_MPS2, path=p,
                     shown=lambda v: f"+-{v / STANDARD_GRAVITY:.2f} g",
                     advice="Record with a range of +-8 g or more (+-16 g for swings and jumps).")

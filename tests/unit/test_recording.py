@@ -554,7 +554,7 @@ class TestSaturation:
         t = np.arange(1000) / fs
         a = np.zeros((t.size, 3))
         a[:, 2] = G + 2.5 * G * np.maximum(0.0, np.sin(2 * np.pi * t)) ** 4  # peaks of 3.5 g, once a second
-        w = np.column_stack([np.zeros_like(t), 6.0 * np.sin(2 * np.pi * t), np.zeros_like(t)])
+        w = np.column_stack([np.zeros_like(t), np.zeros_like(t), 6.0 * np.sin(2 * np.pi * t)])  # about gravity
         if full_scale_g is not None:
             a = np.clip(a, -full_scale_g * G, full_scale_g * G)
         if gyro_limit is not None:
