@@ -36,6 +36,7 @@ def analyze_recording(
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
     gyro_axes: str | None = None,
+    time_unit: str | None = None,
 ) -> dict[str, Any]:
     """Analyse one recording; returns the ``imu-tempo.analysis/1`` dict.
 
@@ -46,7 +47,7 @@ def analyze_recording(
     Raises :class:`~imu_tempo.errors.RecordingError` / ``UnitError`` for files
     that cannot be read as written (the message names the file and line).
     """
-    rec = load_recording([path], accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
+    rec = load_recording([path], accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes, time_unit=time_unit)
     return analyze_loaded(rec, settings=settings, recording=str(path))
 
 
@@ -58,6 +59,7 @@ def load_recording(
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
     gyro_axes: str | None = None,
+    time_unit: str | None = None,
 ):
     """One session's samples as a :class:`~imu_tempo.sources.recording.Recording`.
 
@@ -72,10 +74,10 @@ def load_recording(
         if not os.path.isdir(p) and not p.lower().endswith(".zip"):
             kind = _sniff_head(p)
             if kind == "csv-v1" or format == "csv-v1":
-                return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
+                return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes, time_unit=time_unit)
             if kind is None:
                 try:
-                    return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
+                    return read_recording(p, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes, time_unit=time_unit)
                 except RecordingError as exc:
                     if isinstance(exc, UnitError) or "cannot open" in exc.reason:
                         raise
@@ -87,7 +89,7 @@ def load_recording(
     from .importers import load_any
 
     return load_any(list(paths), format=format, mapping=mapping, accel_unit=accel_unit, gyro_unit=gyro_unit,
-                    gyro_axes=gyro_axes)
+                    gyro_axes=gyro_axes, time_unit=time_unit)
 
 
 def _sniff_head(path: str) -> str | None:
@@ -176,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no recordings found in {', '.join(args.recordings)}")
     outcomes = batch.analyze_groups(
         groups, settings=settings, format=args.format, mapping=mapping,
-        accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes, jobs=args.jobs,
+        accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes, time_unit=args.time_unit,
+        jobs=args.jobs,
     )
     if len(outcomes) == 1 and outcomes[0].exception is not None:
         raise outcomes[0].exception

@@ -67,7 +67,8 @@ def _label(paths: Sequence[str]) -> str:
 
 def _work(
     paths: tuple[str, ...], settings: Settings, format: str | None, mapping: Mapping[str, str] | None,
-    accel_unit: str | None, gyro_unit: str | None, gyro_axes: str | None, keep_exception: bool,
+    accel_unit: str | None, gyro_unit: str | None, gyro_axes: str | None, time_unit: str | None,
+    keep_exception: bool,
 ) -> Outcome:
     """Analyse one session (runs in a worker process with ``jobs > 1``)."""
     from .analysis import analyze_loaded, load_recording
@@ -77,7 +78,7 @@ def _work(
         warnings.simplefilter("always")
         try:
             rec = load_recording(list(paths), format=format, mapping=mapping, accel_unit=accel_unit, gyro_unit=gyro_unit,
-                                 gyro_axes=gyro_axes)
+                                 gyro_axes=gyro_axes, time_unit=time_unit)
             res = analyze_loaded(rec, settings=settings, recording=paths[0])
             res.setdefault("metadata", {})
             out.result = res
@@ -100,6 +101,7 @@ def analyze_groups(
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
     gyro_axes: str | None = None,
+    time_unit: str | None = None,
     jobs: int = 1,
     progress: bool | None = None,
 ) -> list[Outcome]:
@@ -125,13 +127,13 @@ def analyze_groups(
     with _progress(progress, len(items)) as advance:
         if jobs == 1 or len(items) == 1:
             for i, paths in enumerate(items):
-                results[i] = _work(paths, settings, format, mapping, accel_unit, gyro_unit, gyro_axes, True)
+                results[i] = _work(paths, settings, format, mapping, accel_unit, gyro_unit, gyro_axes, time_unit, True)
                 advance(results[i])
         else:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=ctx) as pool:
                 futures = {
-                    pool.submit(_work, paths, settings, format, mapping, accel_unit, gyro_unit, gyro_axes, False): i
+                    pool.submit(_work, paths, settings, format, mapping, accel_unit, gyro_unit, gyro_axes, time_unit, False): i
                     for i, paths in enumerate(items)
                 }
                 for fut in as_completed(futures):

@@ -1776,12 +1776,14 @@ def _split_inputs(inputs: Sequence[str], video_marks: str | None) -> list[tuple[
     return pairs
 
 
-def _engine_detector(path: str, accel_unit: str, gyro_unit: str, gyro_axes: str | None = None) -> Callable[[Settings], Sequence[Rep]]:
+def _engine_detector(path: str, accel_unit: str, gyro_unit: str, gyro_axes: str | None = None,
+                     time_unit: str | None = None) -> Callable[[Settings], Sequence[Rep]]:
     def detect(settings: Settings) -> Sequence[Rep]:
         from .analysis import analyze_recording
 
         return reps_from_analysis(
-            analyze_recording(path, settings=settings, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes),
+            analyze_recording(path, settings=settings, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes,
+                              time_unit=time_unit),
             source=path,
         )
 
@@ -1809,7 +1811,9 @@ def run(args: argparse.Namespace) -> int:
         sessions.append(
             MarkedSession(
                 recording=rec, marks_path=marks_path, marks=parse_marks(marks_path, fps=args.fps),
-                detect=_engine_detector(rec, accel_unit, gyro_unit, getattr(args, "gyro_axes", None)), offset_s=args.offset_s,
+                detect=_engine_detector(rec, accel_unit, gyro_unit, getattr(args, "gyro_axes", None),
+                                        getattr(args, "time_unit", None)),
+                offset_s=args.offset_s,
             )
         )
     cal = calibrate(sessions, settings=settings)

@@ -57,6 +57,7 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     u = p.add_argument_group("units")
     u.add_argument("--accel-unit", choices=["m/s^2", "g", "mg"], default=None, help="unit of ax,ay,az (default m/s^2)")
     u.add_argument("--gyro-unit", choices=["rad/s", "deg/s"], default=None, help="unit of gx,gy,gz (default rad/s)")
+    u.add_argument("--time-unit", choices=["s", "ms", "us", "ns"], default=None, help="unit of t (default s)")
     add_gyro_axes(u)
 
 

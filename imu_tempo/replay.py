@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     speed = parse_speed(args.speed)
     check_display_args(args)
-    rec = read_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes)
+    rec = read_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes,
+                         time_unit=args.time_unit)
     source = ReplaySource(rec, speed=speed, block_size=args.block_size)
     engine = Engine(settings)
     if args.json:

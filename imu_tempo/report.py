@@ -448,7 +448,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     mapping = parse_mapping(args.map) if args.map else None
     rec = load_recording(args.recording, format=args.format, mapping=mapping,
-                         accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes)
+                         accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes,
+                         time_unit=args.time_unit)
     res = analyze_loaded(rec, settings=settings, recording=args.recording[0])
     report = build_report(rec, res, title=args.title)
     try:

@@ -142,6 +142,7 @@ def load_any(
     accel_unit: str | None = None,
     gyro_unit: str | None = None,
     gyro_axes: str | None = None,
+    time_unit: str | None = None,
 ) -> Recording:
     """Read one session from any supported export.
 
@@ -154,7 +155,7 @@ def load_any(
         One of :data:`FORMATS`; None detects it from the headers.
     mapping : mapping or str, optional
         Column mapping for ``generic`` (implies it); see :func:`parse_mapping`.
-    accel_unit, gyro_unit : str, optional
+    accel_unit, gyro_unit, time_unit : str, optional
         Units for CSV v1 (as ``read_recording``) and default units of a ``generic``
         mapping.  Other formats state their units; passing one there is a ConfigError.
     gyro_axes : str, optional
@@ -203,7 +204,7 @@ def load_any(
         if mapping is None:
             raise ConfigError("--format generic needs --map TARGET=COLUMN[:UNIT],... (see imu-tempo analyze --help)")
         return _gyro_axes(generic.load(files, mapping=mapping if not isinstance(mapping, str) else parse_mapping(mapping),
-                                       accel_unit=accel_unit, gyro_unit=gyro_unit), gyro_axes)
+                                       accel_unit=accel_unit, gyro_unit=gyro_unit, time_unit=time_unit), gyro_axes)
     if format is None:
         sniffs = [(f, sniff(f)) for f in files]
         unknown = [f for f, s in sniffs if s is None]
@@ -233,10 +234,10 @@ def load_any(
         path = files[0].name
         if "!" in path and not os.path.exists(path):
             raise ConfigError(f"{path}: extract CSV v1 recordings from the zip first")
-        return read_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes)
-    if accel_unit is not None or gyro_unit is not None:
+        return read_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit, gyro_axes=gyro_axes, time_unit=time_unit)
+    if accel_unit is not None or gyro_unit is not None or time_unit is not None:
         raise ConfigError(
-            f"{format} exports state their units; --accel-unit/--gyro-unit apply to CSV v1 and --map only"
+            f"{format} exports state their units; --accel-unit/--gyro-unit/--time-unit apply to CSV v1 and --map only"
         )
     return _gyro_axes(_LOADERS[format](files, strict=not any_container), gyro_axes)
 

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="default acceleration unit of a --map file (other formats state theirs)")
     p.add_argument("--gyro-unit", choices=["rad/s", "deg/s"], default=None,
                    help="default angular-rate unit of a --map file")
+    p.add_argument("--time-unit", choices=["s", "ms", "us", "ns"], default=None,
+                   help="unit of t in a CSV v1 file, default time unit of a --map file (default s)")
     from ..cli import add_gyro_axes
 
     add_gyro_axes(p)
@@ -43,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"the output {args.output} is also an input; choose another name")
     mapping = parse_mapping(args.map) if args.map else None
     rec = load_any(args.inputs, format=args.format, mapping=mapping, accel_unit=args.accel_unit,
-                   gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes)
-    meta = {k: v for k, v in rec.metadata.items() if k not in ("accel_unit", "gyro_unit", "gyro_axes")}
+                   gyro_unit=args.gyro_unit, gyro_axes=args.gyro_axes, time_unit=args.time_unit)
+    meta = {k: v for k, v in rec.metadata.items() if k not in ("accel_unit", "gyro_unit", "gyro_axes", "time_unit")}
     write_recording(args.output, t_s=rec.t_s, accel=rec.accel, gyro=rec.gyro, metadata=meta)
     gyro = "with gyroscope" if rec.gyro is not None else "no gyroscope"
     print(

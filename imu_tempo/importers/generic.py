@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import ConfigError, RecordingError
-from ..sources.recording import ACCEL_UNITS, GYRO_UNITS, Recording
+from ..sources.recording import ACCEL_UNITS, GYRO_UNITS, TIME_UNITS, Recording
 from ._common import InputFile, Notes, Table, build_recording, clean_stream, read_table
 
 NAME = "generic"
-TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 TARGETS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 
 
@@ -72,7 +71,7 @@ def _split(value: str) -> tuple[str, str | None]:
 
 
 def load(files: list[InputFile], *, mapping: Mapping[str, str], accel_unit: str | None = None,
-         gyro_unit: str | None = None) -> Recording:
+         gyro_unit: str | None = None, time_unit: str | None = None) -> Recording:
     if len(files) != 1:
         raise ConfigError(f"--map reads one file at a time, got {len(files)}")
     f = files[0]
@@ -84,7 +83,7 @@ def load(files: list[InputFile], *, mapping: Mapping[str, str], accel_unit: str 
             continue
         col, unit = _split(m[k])
         cols.append(_column(table, col, k))
-        default = "s" if k == "t" else (accel_unit or "m/s^2") if k.startswith("a") else (gyro_unit or "rad/s")
+        default = (time_unit or "s") if k == "t" else (accel_unit or "m/s^2") if k.startswith("a") else (gyro_unit or "rad/s")
         units.append(unit or default)
     arr = table.numbers(cols)
     notes = Notes()

@@ -65,6 +65,13 @@ ACCEL_UNITS: Mapping[str, float] = {"m/s^2": 1.0, "g": STANDARD_GRAVITY, "mg": S
 #: Accepted angular-rate units and their factor to rad/s.
 GYRO_UNITS: Mapping[str, float] = {"rad/s": 1.0, "deg/s": math.pi / 180.0}
 
+#: Accepted time units and their factor to seconds.
+TIME_UNITS: Mapping[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+#: Sample rates (Hz, from the median spacing of t) an IMU recording can have; outside them the
+#: time unit is wrong (t in milliseconds read as seconds: 0.1 Hz).
+PLAUSIBLE_RATE_HZ = (2.0, 100_000.0)
+
 ACCEL_COLUMNS = ("ax", "ay", "az")
 GYRO_COLUMNS = ("gx", "gy", "gz")
 
@@ -203,7 +210,7 @@ def write_recording(
 
 
 def _refuse_unit_metadata(metadata: Mapping[str, str] | None) -> None:
-    for key, expected in (("accel_unit", "m/s^2"), ("gyro_unit", "rad/s"), ("gyro_axes", "x,y,z")):
+    for key, expected in (("accel_unit", "m/s^2"), ("gyro_unit", "rad/s"), ("gyro_axes", "x,y,z"), ("time_unit", "s")):
         value = (metadata or {}).get(key)
         if value is not None and value.strip().lower().replace(" ", "") != expected:
             raise ConfigError(
@@ -665,6 +672,25 @@ def _resolve_unit(
     return default, f"the default {default}"
 
 
+def _check_time_unit(t_s: np.ndarray, unit: str, source: str, path: str) -> None:
+    if t_s.shape[0] < 2:
+        return
+    spacing = float(np.median(np.diff(t_s)))
+    lo, hi = PLAUSIBLE_RATE_HZ
+    if lo <= 1.0 / spacing <= hi:
+        return
+    raw = spacing / TIME_UNITS[unit]
+    fits = [u for u, f in TIME_UNITS.items() if 5.0 <= 1.0 / (raw * f) <= 2000.0]
+    head = (
+        f"time looks mis-scaled: samples are typically {raw:.6g} apart in t, {1.0 / spacing:.4g} Hz reading t "
+        f"in {unit} ({source}), but IMUs sample at {lo:g}-{hi:g} Hz."
+    )
+    if fits:
+        good = fits[0]
+        raise UnitError(f"{head} In {good} it is {1.0 / (raw * TIME_UNITS[good]):.4g} Hz: pass --time-unit {good}.", path=path)
+    raise UnitError(f"{head} No time unit gives a plausible rate: check that t is the time column.", path=path)
+
+
 def _check_accel_unit(accel_mps2: np.ndarray, unit: str, source: str, explicit: bool, path: str) -> None:
     lo, hi = RESTING_ACCEL_BAND_MPS2
     typical = float(np.median(np.linalg.norm(accel_mps2, axis=1)))
@@ -793,7 +819,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 def read_recording(
     path: str | os.PathLike[str], *, accel_unit: str | None = None, gyro_unit: str | None = None,
-    gyro_axes: str | None = None,
+    gyro_axes: str | None = None, time_unit: str | None = None,
 ) -> Recording:
     """Read and check a CSV v1 recording (format: ``recordings/README.md``).
 
@@ -812,6 +838,9 @@ def read_recording(
         another convention (:mod:`imu_tempo.sources.axes`): ``"-x,-y,-z"``, ``"y,x,-z"``, ...,
         or ``"none"`` to leave the gyroscope out.  None: the file's ``# gyro_axes:`` line if
         it has one; else the columns as they are, checked against the accelerometer.
+    time_unit : {"s", "ms", "us", "ns"} or None
+        Unit of ``t``, resolved like the others (default s).  A spacing that says the
+        unit is wrong (a rate below 2 Hz or above 100 kHz) is a UnitError naming the unit that fits.
 
     Returns
     -------
@@ -858,6 +887,7 @@ def read_recording(
     idx, has_gyro, extra = _column_indices(h, p)
     accel_u, accel_src = _resolve_unit("accel", accel_unit, h, ACCEL_UNITS, p)
     gyro_u, gyro_src = _resolve_unit("gyro", gyro_unit, h, GYRO_UNITS, p)
+    time_u, time_src = _resolve_unit("time", time_unit, h, TIME_UNITS, p)
 
     body = data[h.data_offset :]
     tail = b""
@@ -895,7 +925,8 @@ def read_recording(
     if table.shape[0] == 0:
         raise RecordingError(f"the header (line {h.header_line}) is followed by no data rows", path=p)
 
-    t = table[:, 0]
+    t = table[:, 0] * TIME_UNITS[time_u]
+    _check_time_unit(t, time_u, time_src, p)
     accel = table[:, 1:4] * ACCEL_UNITS[accel_u]
     gyro = table[:, 4:7] * GYRO_UNITS[gyro_u] if has_gyro else None
     _check_accel_unit(accel, accel_u, accel_src, accel_unit is not None, p)

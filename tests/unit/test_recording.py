@@ -122,7 +122,7 @@ class TestWriteRecording:
         meta = data.draw(st.dictionaries(key, value, max_size=3))
         p = tmp_path / "prop.csv"
         write_recording(p, t_s=t, accel=a, gyro=g, metadata=meta)
-        rec = read_recording(p)
+        rec = read_recording(p, gyro_axes="x,y,z")  # random rates turn no gravity the way it is seen: not checked
         np.testing.assert_allclose(rec.t_s, t, rtol=0, atol=5e-7 + 4 * np.spacing(np.abs(t).max()))
         np.testing.assert_allclose(rec.accel, a, rtol=5.1e-6, atol=1e-300)
         if g is None:
@@ -536,6 +536,31 @@ class TestUnits:
         t = np.arange(100) / 100
         write_recording(tmp_path / "moving.csv", t_s=t, accel=np.column_stack([np.zeros(100), np.zeros(100), az]))
         assert len(read_recording(tmp_path / "moving.csv")) == 100
+
+    @pytest.mark.parametrize(("unit", "scale"), [("ms", 1e3), ("us", 1e6)])
+    def test_time_in_ms_or_us_read_as_seconds_names_the_unit(self, tmp_path: Path, unit: str, scale: float) -> None:
+        t, accel, _ = at_rest(200)
+        p = tmp_path / "rec.csv"
+        write_recording(p, t_s=t, accel=accel)
+        text = p.read_text().splitlines()
+        k = text.index("t,ax,ay,az")
+        rows = [",".join([f"{float(r.split(',')[0]) * scale:.3f}", *r.split(",")[1:]]) for r in text[k + 1 :]]
+        p.write_text("\n".join(text[: k + 1] + rows) + "\n")
+        with pytest.raises(UnitError, match=rf"rec\.csv: time looks mis-scaled: .* In {unit} it is 100 Hz: pass --time-unit {unit}"):
+            read_recording(p)
+        rec = read_recording(p, time_unit=unit)
+        assert rec.fs_hz == pytest.approx(100.0, rel=1e-6) and rec.t_s[0] == pytest.approx(t[0], abs=1e-6)
+        p.write_text(f"# time_unit: {unit}\n" + p.read_text())
+        assert read_recording(p).fs_hz == pytest.approx(100.0, rel=1e-6)
+
+    def test_a_time_no_unit_explains_is_named(self, tmp_path: Path) -> None:
+        body = "".join(f"{i * 2e-6:.7f},0,0,9.8\n" for i in range(5))  # 500 kHz, and more in any other unit
+        with pytest.raises(UnitError, match="No time unit gives a plausible rate: check that t is the time column"):
+            read_recording(put(tmp_path, "t,ax,ay,az\n" + body))
+
+    def test_the_writer_writes_seconds(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match="time_unit"):
+            write_recording(tmp_path / "x.csv", t_s=np.arange(3) / 10, accel=np.ones((3, 3)), metadata={"time_unit": "ms"})
 
     def test_gyro_in_deg_per_s_read_as_rad_per_s(self, tmp_path: Path) -> None:
         body = "".join(f"{i / 100:.2f},0,0,9.8,{200 + i},0,0\n" for i in range(50))
