@@ -63,6 +63,14 @@ BIAS_MIN_TURN_S = 0.05  # |r| below this (the sensor hardly turned) says nothing
 # velocity is small and its errors large) loses height on the way up but not on the way down.
 # Ending above the start stays strict (level_tol): that is a move onto a rack or a box.
 UNDERSHOOT = 0.45
+# A rep followed by steps may be judged back at its start level (moved_until) within this fraction
+# of its excursion when no boundary is within level_tol: the zero-velocity update comes at the rest
+# after the steps, so the rep's end level carries the steps' drift too.  With a noisy sensor
+# (0.3 m/s^2) the last jump squat before walking off ended 9 cm (16 %) low and was lost.  The
+# nearest boundary wins (a jump's landing can be within it too; the standing up is nearer).  Exact
+# count: noisy grid 0.867 -> 0.875, seeds 30-33 0.984 -> 0.992, stamps jittering by 0.3 periods
+# 0.992 -> 1.0; the grid, no-gyro, tempo 1.5 and placement grids unchanged (dev acc.py).
+WALK_OFF_TOL = 0.25
 # A movement that breaks a rest's quiet window may have left the rest level up to this long
 # before (a grinding rep's gentle start); further back it is more likely a fidget or a step.
 ONSET_BACK_S = 0.3
@@ -827,8 +835,9 @@ def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m:
 
     Steps after the weight came back (walking it to the rack after the last rep, before
     the sensor comes to rest) are not part of the rep: once the rep is back at its start
-    level, two or more trailing lobes that each move less than a quarter of its excursion
-    (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
+    level (the first boundary within ``level_tol`` of its excursion, else the nearest within
+    ``WALK_OFF_TOL``), two or more trailing lobes that each move less than a quarter of its
+    excursion (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
     up after a landing) and stays, unless it moves only a few centimetres.
     """
     levels = [0.0]
@@ -836,14 +845,19 @@ def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m:
         levels.append(levels[-1] + lb.disp)
     excursion = max(levels) - min(levels)
     small = min(0.25 * excursion, min_rom_m)
-    tol = level_tol * excursion
     last = len(lobes) - 1
     k = last
     while k > k_conc and abs(lobes[k].disp) < small:
         k -= 1  # lobes k+1.. are small; is the rep back at its level after lobe k?
-    for j in range(k, last - 1):  # at least two small lobes after: steps, not one last settle
-        if abs(levels[j + 1] - levels[0]) <= tol and lobes[j].end_kind != "rest":
+    # at least two small lobes after: steps, not one last settle; the first back within level_tol,
+    # else the nearest within WALK_OFF_TOL (not the landing of a jump, when the standing up is nearer)
+    back = [(abs(levels[j + 1] - levels[0]), j) for j in range(k, last) if lobes[j].end_kind != "rest"]
+    for off, j in back:
+        if off <= level_tol * excursion and j < last - 1:
             return j
+    near = min(back, default=None)
+    if near is not None and near[0] <= WALK_OFF_TOL * excursion and near[1] < last - 1:
+        return near[1]
     # and a turnaround after the lift: trailing wiggles of a few centimetres
     tiny = 0.5 * min_rom_m
     k = last
@@ -998,7 +1012,7 @@ class RepAssembler:
                 starts = [
                     (b, lobes[b].start_kind) for b in range(k_conc + 1)
                     if not any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc])
-                    and abs(levels[j + 1] - levels[b]) <= tol
+                    and abs(levels[j + 1] - levels[b]) <= max(self.p.level_tol, WALK_OFF_TOL) * excursion
                 ]
         if not starts:
             if not force or (end_kind != "rest" and held_in) or abs(end_level - levels[0]) > 0.5 * excursion:
