@@ -546,9 +546,17 @@ def _column_indices(h: _Header, path: str) -> tuple[list[int], bool, tuple[str, 
     required = ("t",) + ACCEL_COLUMNS
     missing = [c for c in required if c not in names]
     if missing:
+        hint = ""
+        for sep, what in ((";", "semicolons"), ("\t", "tabs"), (" ", "spaces")):
+            parts = [c.strip().strip('"').lower() for c in header_text.split(sep)]
+            if len(names) == 1 and all(c in parts for c in required):
+                cols = [c for c in required + GYRO_COLUMNS if c in parts]
+                hint = (f"; its columns are separated by {what}, not commas: read it as it is with "
+                        f"--map {','.join(f'{c}={c}' for c in cols)} (which also takes decimal commas)")
+                break
         raise RecordingError(
             f"missing column(s) {', '.join(missing)}; header found: {header_text!r}; "
-            "expected 't,ax,ay,az' with optional 'gx,gy,gz' (any order, extra columns allowed)",
+            "expected 't,ax,ay,az' with optional 'gx,gy,gz' (any order, extra columns allowed)" + hint,
             path=path,
             line=h.header_line,
         )

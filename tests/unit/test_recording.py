@@ -394,6 +394,18 @@ class TestReadRecordingErrors:
         assert "missing column(s) t, ay" in str(err)
         assert "'time,ax,y,az'" in str(err)
 
+    @pytest.mark.parametrize(("sep", "what"), [(";", "semicolons"), ("\t", "tabs")])
+    def test_other_separators_name_the_map_that_reads_them(self, tmp_path: Path, sep: str, what: str) -> None:
+        from imu_tempo.importers import load_any
+
+        rows = "".join(sep.join(f"{v:.3f}".replace(".", ",") if sep == ";" else f"{v:.3f}" for v in (i / 100, 0.1, 0.0, 9.8))
+                       + "\n" for i in range(20))
+        text = sep.join(["t", "ax", "ay", "az"]) + "\n" + rows
+        err = error_for(tmp_path, text)
+        assert f"separated by {what}, not commas: read it as it is with --map t=t,ax=ax,ay=ay,az=az" in str(err)
+        rec = load_any(str(tmp_path / "rec.csv"), mapping="t=t,ax=ax,ay=ay,az=az")  # what the message says works
+        assert len(rec) == 20 and rec.accel[0, 2] == pytest.approx(9.8)
+
     def test_partial_gyro_columns(self, tmp_path: Path) -> None:
         err = error_for(tmp_path, "t,ax,ay,az,gx,gy\n0,0,0,9.8,0,0\n")
         assert "gx, gy but not gz" in str(err)
