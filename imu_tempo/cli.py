@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
-from .errors import ConfigError, ImuTempoError
+from .errors import ConfigError, ImuTempoError, ImuTempoWarning
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -131,6 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     mod = importlib.import_module(args._module)
     runner = getattr(mod, f"run_{args._command}", None) or mod.run
+    show = warnings.showwarning
+
+    def show_ours(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, ImuTempoWarning):  # a finding about the data, not about our code
+            print(f"imu-tempo {args.command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show_ours
     try:
         return int(runner(args) or 0)
     except ImuTempoError as exc:
@@ -141,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `imu-tempo ... | head`
         return 0
+    finally:
+        warnings.showwarning = show
 
 
 def _version() -> str:

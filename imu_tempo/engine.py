@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import NoiseFloor, SampleClock, StreamingFilter, diff_from, smoothing_fir, step_periodicity
+from .filters import NoiseFloor, SampleClock, SaturationWatch, StreamingFilter, diff_from, smoothing_fir, step_periodicity
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
@@ -71,6 +71,7 @@ from .types import (
     SampleBlock,
     SetEndEvent,
     SetSummary,
+    StatusEvent,
     WarningEvent,
 )
 
@@ -100,6 +101,10 @@ WALK_MIN_RMS_MPS2 = 0.5  # quieter than this, a correlation would be of noise, n
 # 25 and 100 Hz, normal and 1.5x tempo) scored 0 on the rotation rate: a lift turns once, not in rhythm.
 ARM_SWING_MIN = 0.8
 ARM_SWING_MIN_RMS_RADPS = 0.1
+# An accelerometer axis stuck at its largest value so far, at least this far from zero, is saturated
+# (sources.recording.saturated; the smallest full scale of IMUs is +-2 g).
+STANDARD_GRAVITY = 9.80665
+SATURATED_MPS2 = 1.9 * STANDARD_GRAVITY
 ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 AUTO_BOUT_MIN = 3  # detector "auto": orientation reps count once this many form a bout
 AUTO_CONSISTENT = (0.4, 2.5)  # ... of which those within these multiples of their median duration
@@ -242,6 +247,7 @@ class Engine:
         self.fs_hz = fs
         self.period = 1.0 / fs
         self.clock = SampleClock(period_s=self.period)
+        self._saturation = SaturationWatch(min_level=SATURATED_MPS2)
         s = self.settings
         cap_s = s.max_rep_s + self.params.max_hold_s + RING_EXTRA_S
         self.ring = RingBuffer.for_duration(seconds=cap_s, fs_hz=fs, channels=N_COLS)
@@ -323,8 +329,7 @@ class Engine:
         pos = 0
         for k, missing in sorted(jumps.items()):
             if k > pos:
-                self._feed_orient(a[pos:k])
-                self._append(t[pos:k], m[pos:k], gap=False)
+                self._append_measured(t[pos:k], m[pos:k], a[pos:k])
             pos = k
             if self._last_t is None:
                 continue
@@ -346,8 +351,22 @@ class Engine:
             else:
                 self._hard_break(t_next=float(t[k]))
         if pos < t.shape[0]:
-            self._feed_orient(a[pos:])
-            self._append(t[pos:], m[pos:], gap=False)
+            self._append_measured(t[pos:], m[pos:], a[pos:])
+
+    def _append_measured(self, t: np.ndarray, m: np.ndarray, a: np.ndarray) -> None:
+        """Samples the sensor measured (not a bridge over a gap): the saturation watch, the
+        orientation channel, the ring."""
+        k = self._saturation.feed(a)
+        if k is not None:
+            level_g = self._saturation.level / STANDARD_GRAVITY
+            self._push(self.ring.total + k, StatusEvent(
+                state="saturated", at_s=float(t[k]), details={"sensor": "accelerometer", "limit_g": round(level_g, 3)},
+                message=(f"the accelerometer is saturated: an axis sits at its limit, +-{level_g:.2f} g; movement "
+                         "beyond it is lost, so reps may be missed or timed wrong.  Set the sensor's range to +-8 g "
+                         "or more (+-16 g for swings and jumps)."),
+            ))
+        self._feed_orient(a)
+        self._append(t, m, gap=False)
 
     def _append(self, t: np.ndarray, m: np.ndarray, *, gap: bool) -> None:
         """Samples into the ring (``gap``: all of them are a bridge over missing samples), then detect."""

@@ -112,6 +112,49 @@ def diff_from(prev: float, x: np.ndarray) -> np.ndarray:
     return d
 
 
+class SaturationWatch:
+    """Notices the first time a sensor sits at the limit of its range (block by block).
+
+    A saturated axis returns its full-scale value for as long as the true value is beyond it:
+    ``run`` or more identical samples at the largest ``|value|`` the axis has shown so far, and at
+    least ``min_level`` (the smallest full scale such sensors have: a resting axis repeats its
+    maximum too).  The rule of :func:`imu_tempo.sources.recording.saturated`, made causal: it can
+    only use the maximum so far, which a clipping sensor reaches the first time it clips.
+    """
+
+    def __init__(self, *, min_level: float, run: int = 3) -> None:
+        self.min_level = float(min_level)
+        self.run = int(run)
+        self.level: float | None = None  # the limit, once found
+        self._top: np.ndarray | None = None
+        self._tail: np.ndarray | None = None
+
+    def feed(self, x: np.ndarray) -> int | None:
+        """Index into ``x`` (n, axes) of the sample that completes the first saturated run, or None."""
+        if self.level is not None or x.shape[0] == 0:
+            return None
+        tail = self._tail if self._tail is not None else x[:0]
+        y = np.concatenate([tail, x])
+        ay = np.abs(y)
+        top0 = self._top if self._top is not None else np.zeros(y.shape[1])
+        top = np.maximum(np.maximum.accumulate(ay, axis=0), top0)
+        r = self.run
+        self._top = top[-1]
+        self._tail = y[-(r - 1):] if r > 1 else y[:0]
+        if y.shape[0] < r:
+            return None
+        ok = (ay >= top * (1.0 - 1e-9)) & (ay >= self.min_level)
+        hit = ok[r - 1:].copy()
+        for k in range(1, r):
+            hit &= (y[r - 1:] == y[r - 1 - k: y.shape[0] - k]) & ok[r - 1 - k: y.shape[0] - k]
+        rows = hit.any(axis=1).nonzero()[0]
+        if rows.size == 0:
+            return None
+        i = int(rows[0]) + r - 1  # in y
+        self.level = float(ay[i][hit[rows[0]]].max())
+        return i - tail.shape[0]
+
+
 class SampleClock:
     """Where each sample of a stream is due, to tell dropped samples from jittery time stamps.
 

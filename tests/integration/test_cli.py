@@ -121,3 +121,14 @@ def test_the_console_script_runs(tmp_path):
     truth = np.genfromtxt(os.path.join(ROOT, "recordings", "sim_jump_squat.truth.csv"), delimiter=",", names=True)
     found = [rep for s in doc["sets"] for rep in s["reps"]]
     assert abs(len(found) - len(truth)) <= 1
+
+
+@pytest.mark.filterwarnings("default::imu_tempo.errors.ImuTempoWarning")  # shown, as outside the test suite
+def test_a_finding_about_the_data_is_one_warning_line(capsys, demo_csv, tmp_path):
+    """Reader warnings (a cut last line, a saturated sensor) read as the command's own, not as Python's."""
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(demo_csv.read_bytes() + b"99.0,0.1")
+    code, _, err = _run(capsys, "replay", str(cut), "--speed", "max", "--measure", "concentric")
+    assert code == 0
+    assert "imu-tempo replay: warning: " in err and "cut.csv" in err and "skipped the last line" in err
+    assert "ImuTempoWarning" not in err and "replay.py" not in err

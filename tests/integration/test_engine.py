@@ -664,3 +664,23 @@ def test_a_slow_top_running_into_the_descent_is_not_a_rest(fs):
     reps = [r for st in eng.sets for r in st.reps]
     assert len(reps) == len(s.truth)
     assert abs(reps[-1].end_s - s.truth[-1].end_s) < 0.15, (reps[-1].end_s, s.truth[-1].end_s)
+
+
+@pytest.mark.parametrize("block", [None, 1, 7, 64])
+def test_a_saturated_accelerometer_is_said_once_at_the_sample_it_shows(block):
+    """A sensor set to +-2 g clips a wrist's swings (3.5 g): the engine says so as it streams (live has
+    no file to warn about), once, at the first clipped stretch, whatever the blocks."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=50.0, seed=1, fatigue=False)
+    limit = 2.0 * 9.80665
+    clipped = np.clip(s.accel, -limit, limit)
+    _, events = run(s.t_s, clipped, s.gyro, s.fs_hz, block=block)
+    said = [e for e in events if e.kind == "status"]
+    assert len(said) == 1 and said[0].state == "saturated" and said[0].details["limit_g"] == pytest.approx(2.0)
+    at = np.abs(clipped) >= limit * (1 - 1e-9)
+    runs = at[2:] & at[1:-1] & at[:-2]
+    first = s.t_s[int(np.flatnonzero(runs.any(axis=1))[0]) + 2]
+    assert said[0].at_s == first and "+-8 g" in said[0].message
+    _, plain = run(s.t_s, s.accel, s.gyro, s.fs_hz, block=block)
+    assert not [e for e in plain if e.kind == "status"]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from imu_tempo.filters import SampleClock, StreamingFilter, smoothing_fir
+from imu_tempo.filters import SampleClock, SaturationWatch, StreamingFilter, smoothing_fir
 
 
 def _chunked(filt, x, sizes):
@@ -144,3 +144,40 @@ def test_sample_clock_is_block_size_invariant(block):
     rng = np.random.default_rng(1)
     t = np.cumsum(rng.choice([1.0, 1.0, 1.0, 2.0, 3.0], 3000) + rng.uniform(-0.3, 0.3, 3000)) * P
     assert _clock_drops(t, period_s=P, blocks=block) == _clock_drops(t, period_s=P)
+
+
+def _clipped_swing(limit_g: float | None) -> np.ndarray:
+    t = np.arange(1000) / 100.0
+    a = np.zeros((t.size, 3))
+    a[:, 2] = 9.80665 * (1.0 + 2.5 * np.maximum(0.0, np.sin(2 * np.pi * t)) ** 4)  # 3.5 g peaks once a second
+    a[:, 0] = 0.3 * np.sin(7 * t)
+    return a if limit_g is None else np.clip(a, -limit_g * 9.80665, limit_g * 9.80665)
+
+
+def test_saturation_watch_finds_the_first_run_at_the_limit():
+    a = _clipped_swing(2.0)
+    w = SaturationWatch(min_level=1.9 * 9.80665)
+    k = w.feed(a)
+    first = int(np.flatnonzero(a[:, 2] >= 2.0 * 9.80665 - 1e-9)[0])
+    assert k == first + 2 and w.level == pytest.approx(2.0 * 9.80665)
+    assert w.feed(a) is None  # said once
+
+
+def test_saturation_watch_ignores_peaks_in_range_and_a_resting_axis():
+    assert SaturationWatch(min_level=1.9 * 9.80665).feed(_clipped_swing(None)) is None
+    rest = np.tile([0.0, 0.0, 9.81], (500, 1))  # repeats its maximum all the time, far below any range
+    assert SaturationWatch(min_level=1.9 * 9.80665).feed(rest) is None
+
+
+@pytest.mark.parametrize("block", [1, 2, 7, 64])
+def test_saturation_watch_is_block_size_invariant(block):
+    a = _clipped_swing(2.0)
+    whole = SaturationWatch(min_level=1.9 * 9.80665).feed(a)
+    w = SaturationWatch(min_level=1.9 * 9.80665)
+    found = None
+    for i in range(0, a.shape[0], block):
+        k = w.feed(a[i : i + block])
+        if k is not None:
+            assert found is None
+            found = i + k
+    assert found == whole
