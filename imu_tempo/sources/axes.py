@@ -54,7 +54,7 @@ _CHUNK = 1024  # steps whose rotations are built at once
 # the simulated presets and placements (4 seeds, 25 and 100 Hz, noise 0.05 and 0.3 m/s^2, 128
 # sessions) the right convention scores 0.7-4 deg and is the best (or ties); every one of them
 # passes.  With every sign flipped, 111 of 128 stop (the rest: a chest strap on pull-ups, which
-# hardly turns, and one jump squat); one axis flipped, 124; x and y swapped, 112.
+# hardly turns, and one jump squat); one axis flipped, 126; x and y swapped, 112 (dev script, not shipped).
 WORSE, WORSE_DEG, UNIQUE = 1.3, 1.2, 1.25
 # ... and only when the recording turned enough to tell conventions apart: the median convention
 # scores EVIDENCE_DEG more than the best (sessions: 15-27 deg; a sensor lying still with a noisy
