@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, SourceError
+from .sources import WrappedSource
 from .types import Event, SampleBlock, StatusEvent
 
 #: Sample rate of the simulated wearable of ``--demo``.
@@ -351,59 +352,41 @@ def _gyro_axes(args: argparse.Namespace) -> Any:
     return parse_gyro_axes(spec)
 
 
-class _MappedGyro:
+class _MappedGyro(WrappedSource):
     """A source whose blocks carry the gyroscope read through ``--gyro-axes`` (or none)."""
 
     def __init__(self, inner: Any, m: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.m = m
 
-    async def __aenter__(self) -> _MappedGyro:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.inner.__aexit__(*exc)
-
-    def __aiter__(self) -> AsyncIterator[SampleBlock]:
-        return self._iterate()
-
     async def _iterate(self) -> AsyncIterator[SampleBlock]:
-        async with contextlib.aclosing(self.inner.__aiter__()) as it:
+        async with self._inner_blocks() as it:
             async for block in it:
                 if block.gyro is not None:
                     block = dataclasses.replace(block, gyro=None if self.m is None else block.gyro @ self.m.T)
                 yield block
 
 
-class _UntilDeviceTime:
+class _UntilDeviceTime(WrappedSource):
     """A source that ends once a block reaches device time ``end_t_s`` (the demo's set is over).
 
     ``end_t_s`` is in the source's session time, relative to its first sample.
     """
 
     def __init__(self, inner: Any, *, end_t_s: float, on_enter: Callable[[], object] | None = None) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.end_t_s = end_t_s
         self._on_enter = on_enter
 
     async def __aenter__(self) -> _UntilDeviceTime:
-        await self.inner.__aenter__()
+        await super().__aenter__()
         if self._on_enter is not None:
             self._on_enter()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.inner.__aexit__(*exc)
-
-    def __aiter__(self) -> AsyncIterator[SampleBlock]:
-        return self._iterate()
-
     async def _iterate(self) -> AsyncIterator[SampleBlock]:
         first: float | None = None
-        async with contextlib.aclosing(self.inner.__aiter__()) as it:
+        async with self._inner_blocks() as it:
             async for block in it:
                 if first is None:
                     first = float(block.t_s[0])

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..sources import WrappedSource
 from ..types import Event, SampleBlock, StatusEvent
 from .state import LiveView
 
@@ -146,26 +147,15 @@ async def open_displays(
         yield disp
 
 
-class ObservedSource:
+class ObservedSource(WrappedSource):
     """A source that passes every block to ``on_block`` before yielding it (same blocks, same order)."""
 
     def __init__(self, inner: Any, on_block: Callable[[SampleBlock], None]) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self._on_block = on_block
 
-    async def __aenter__(self) -> ObservedSource:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> Any:
-        return await self.inner.__aexit__(*exc)
-
-    def __aiter__(self) -> AsyncIterator[SampleBlock]:
-        return self._iterate()
-
     async def _iterate(self) -> AsyncIterator[SampleBlock]:
-        async with contextlib.aclosing(self.inner.__aiter__()) as it:
+        async with self._inner_blocks() as it:
             async for block in it:
                 self._on_block(block)
                 yield block

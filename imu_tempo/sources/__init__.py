@@ -17,8 +17,9 @@ Transports are imported lazily: opening a serial port does not import bleak.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..types import SampleBlock, StatusEvent
 
@@ -39,4 +40,33 @@ class Source(Protocol):
     def __aiter__(self) -> AsyncIterator[SampleBlock]: ...
 
 
-__all__ = ["Source", "StatusCallback"]
+class WrappedSource:
+    """A source around another (``inner``): enters and leaves it with itself and keeps its name.
+
+    Subclasses write ``_iterate`` over ``self._inner_blocks()``, closing the inner iterator when
+    they stop early.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    async def __aenter__(self) -> Any:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self.inner.__aexit__(*exc)
+
+    def __aiter__(self) -> AsyncIterator[SampleBlock]:
+        return self._iterate()
+
+    def _inner_blocks(self) -> contextlib.aclosing:
+        return contextlib.aclosing(self.inner.__aiter__())
+
+    async def _iterate(self) -> AsyncIterator[SampleBlock]:  # pragma: no cover - overridden
+        raise NotImplementedError
+        yield
+
+
+__all__ = ["Source", "StatusCallback", "WrappedSource"]
