@@ -114,13 +114,17 @@ def analyze_loaded(rec, *, settings: Settings | None = None, recording: str) -> 
     for block in rec.blocks(BATCH_BLOCK):
         eng.feed(block)
     eng.finish()
-    return analysis_json(eng, recording=recording, metadata=rec.metadata)
+    return analysis_json(eng, recording=recording, metadata=rec.metadata, warnings=getattr(rec, "warnings", ()))
 
 
-def analysis_json(eng: Engine, *, recording: str, metadata: dict[str, str] | None = None) -> dict[str, Any]:
+def analysis_json(eng: Engine, *, recording: str, metadata: dict[str, str] | None = None,
+                  warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The engine's result, with the recording's metadata and what its reader warned about (if any)."""
     out = eng.result(recording=recording)
     if metadata:
         out["metadata"] = dict(metadata)
+    if warnings:
+        out["warnings"] = list(warnings)
     return out
 
 

@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
             shown.show(StatusEvent(state="ended", message=f"replay of {rec.name} ended"))
             ended.append(0)
             if args.json:
-                json.dump(analysis_json(engine, recording=str(args.recording), metadata=rec.metadata), sys.stdout,
-                          indent=1)
+                json.dump(analysis_json(engine, recording=str(args.recording), metadata=rec.metadata,
+                                        warnings=rec.warnings), sys.stdout, indent=1)
                 sys.stdout.write("\n")
                 sys.stdout.flush()
             await shown.linger()

@@ -388,6 +388,9 @@ class Recording:
     skipped_lines : tuple of int
         1-based line numbers skipped with an :class:`ImuTempoWarning`
         (a truncated last line).  Blank lines are skipped silently and not listed.
+    warnings : tuple of str
+        What the reader warned about (the data's health: a skipped line, a saturated
+        sensor), in order; the analysis JSON repeats them.
     """
 
     path: str
@@ -398,6 +401,7 @@ class Recording:
     fs_hz: float
     extra_columns: tuple[str, ...] = ()
     skipped_lines: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = self.t_s.shape[0]
@@ -765,18 +769,17 @@ MIN_FULL_SCALE_MPS2 = 1.9 * STANDARD_GRAVITY  # +-2 g
 MIN_FULL_SCALE_RADPS = 2.0  # +-125 deg/s
 
 
-def _warn_saturated(t: np.ndarray, values: np.ndarray, *, what: str, min_level: float, shown, advice: str, path: str) -> None:
+def _saturation_note(t: np.ndarray, values: np.ndarray, *, what: str, min_level: float, shown, advice: str,
+                     path: str) -> list[str]:
     rows, level = saturated(values, min_level=min_level)
     n = int(rows.sum())
     if not n:
-        return
-    warnings.warn(
+        return []
+    return [
         f"{path}: the {what} is saturated: {n} sample(s) ({100.0 * n / rows.shape[0]:.1f} %) sit at its limit, "
         f"{shown(level)}, first at t = {t[int(np.argmax(rows))]:.2f} s; movement beyond it is lost, so reps "
-        f"through those stretches may be missed or timed wrong.  {advice}",
-        ImuTempoWarning,
-        stacklevel=3,
-    )
+        f"through those stretches may be missed or timed wrong.  {advice}"
+    ]
 
 
 def _check_gyro_unit(gyro_radps: np.ndarray, unit: str, source: str, path: str) -> None:
@@ -911,6 +914,7 @@ def read_recording(
     else:
         table = np.empty((0, len(idx)))
     skipped: list[int] = []
+    notes: list[str] = []  # warned about once the file has passed its checks (and kept in the Recording)
     if tail.strip():
         # Every writer ends its lines with a newline: a last line without one may have been
         # cut mid-number ("9.81" -> "9.8"), which no check could tell.  Skip it, loudly.
@@ -923,11 +927,9 @@ def read_recording(
                 path=p,
                 line=tail_line,
             )
-        warnings.warn(
+        notes.append(
             f"{p}:{tail_line}: skipped the last line {shown!r}: it does not end with a newline, so it may "
-            "have been cut mid-write (Ctrl-C, power loss); if it is complete, add a newline at the end",
-            ImuTempoWarning,
-            stacklevel=2,
+            "have been cut mid-write (Ctrl-C, power loss); if it is complete, add a newline at the end"
         )
         skipped.append(tail_line)
     if table.shape[0] == 0:
@@ -945,13 +947,15 @@ def read_recording(
         else:
             where = f"--gyro-axes={gyro_axes}"
         gyro = gyro_in_accel_axes(t, accel, gyro, gyro_axes, where=where, path=p)
-    _warn_saturated(t, accel, what="accelerometer", min_level=MIN_FULL_SCALE_MPS2, path=p,
-                    shown=lambda v: f"+-{v / STANDARD_GRAVITY:.2f} g",
-                    advice="Record with a range of +-8 g or more (+-16 g for swings and jumps).")
+    notes += _saturation_note(t, accel, what="accelerometer", min_level=MIN_FULL_SCALE_MPS2, path=p,
+                              shown=lambda v: f"+-{v / STANDARD_GRAVITY:.2f} g",
+                              advice="Record with a range of +-8 g or more (+-16 g for swings and jumps).")
     if gyro is not None:
-        _warn_saturated(t, gyro, what="gyroscope", min_level=MIN_FULL_SCALE_RADPS, path=p,
-                        shown=lambda v: f"+-{math.degrees(v):.0f} deg/s",
-                        advice="Record with a range of +-1000 deg/s or more.")
+        notes += _saturation_note(t, gyro, what="gyroscope", min_level=MIN_FULL_SCALE_RADPS, path=p,
+                                  shown=lambda v: f"+-{math.degrees(v):.0f} deg/s",
+                                  advice="Record with a range of +-1000 deg/s or more.")
+    for note in notes:
+        warnings.warn(note, ImuTempoWarning, stacklevel=2)
     fs = _sample_rate(t, h, p)
     return Recording(
         path=p,
@@ -962,6 +966,7 @@ def read_recording(
         fs_hz=fs,
         extra_columns=extra,
         skipped_lines=tuple(skipped),
+        warnings=tuple(notes),
     )
 
 

@@ -132,3 +132,17 @@ def test_a_finding_about_the_data_is_one_warning_line(capsys, demo_csv, tmp_path
     assert code == 0
     assert "imu-tempo replay: warning: " in err and "cut.csv" in err and "skipped the last line" in err
     assert "ImuTempoWarning" not in err and "replay.py" not in err
+
+
+@pytest.mark.filterwarnings("default::imu_tempo.errors.ImuTempoWarning")
+def test_what_the_reader_warned_about_is_in_the_json_of_analyze_and_replay_alike(capsys, demo_csv, tmp_path):
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(demo_csv.read_bytes() + b"99.0,0.1")
+    code, a_out, _ = _run(capsys, "analyze", str(cut), "--json", "--measure", "concentric")
+    assert code == 0
+    analysed = json.loads(a_out)
+    assert len(analysed["warnings"]) == 1 and "skipped the last line '99.0,0.1'" in analysed["warnings"][0]
+    code, r_out, _ = _run(capsys, "replay", str(cut), "--speed", "max", "--json", "--measure", "concentric")
+    assert code == 0 and json.loads(r_out) == analysed
+    code, clean, _ = _run(capsys, "analyze", str(demo_csv), "--json", "--measure", "concentric")
+    assert "warnings" not in json.loads(clean)  # nothing to say: no key
