@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceError
-from .filters import NoiseFloor, SampleClock, SaturationWatch, StreamingFilter, diff_from, smoothing_fir, step_periodicity
+from .filters import (
+    NoiseFloor,
+    SampleClock,
+    SaturationWatch,
+    StreamingFilter,
+    diff_from,
+    smoothing_fir,
+    step_periodicity,
+)
 from .orient import OrientationRepDetector
 from .reps import (
     COL_GAP,
@@ -47,6 +55,7 @@ from .reps import (
     COL_T,
     COL_X,
     N_COLS,
+    STANDARD_GRAVITY,
     DetectorParams,
     Lobe,
     LobeScanner,
@@ -103,7 +112,6 @@ ARM_SWING_MIN = 0.8
 ARM_SWING_MIN_RMS_RADPS = 0.1
 # An accelerometer axis stuck at its largest value so far, at least this far from zero, is saturated
 # (sources.recording.saturated; the smallest full scale of IMUs is +-2 g).
-STANDARD_GRAVITY = 9.80665
 SATURATED_MPS2 = 1.9 * STANDARD_GRAVITY
 ORIENT_HOLD_BIG = 1 << 40  # at the end of data everything queued is settled
 AUTO_BOUT_MIN = 3  # detector "auto": orientation reps count once this many form a bout
