@@ -62,11 +62,11 @@ The test fixtures under ``tests/importers/fixtures`` are written from these spec
 from __future__ import annotations
 
 import dataclasses
-
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 
-from ..errors import ConfigError, RecordingError
+from ..errors import ConfigError, ImuTempoWarning, RecordingError
 from ..sources.recording import Recording
 from . import generic, metamotion, phyphox, polar, sensorlogger
 from ._common import InputFile, expand, read_table
@@ -246,8 +246,12 @@ def _gyro_axes(rec: Recording, spec: str | None) -> Recording:
     """An imported recording with its gyroscope in the accelerometer's axes (as ``read_recording``)."""
     if rec.gyro is None:
         return rec
-    from ..sources.axes import gyro_in_accel_axes
+    from ..sources.axes import dead_gyro_note, gyro_in_accel_axes
 
+    dead = dead_gyro_note(rec.accel, rec.gyro, path=rec.path) if spec is None else None
+    if dead is not None:
+        warnings.warn(dead, ImuTempoWarning, stacklevel=3)
+        return dataclasses.replace(rec, gyro=None, warnings=rec.warnings + (dead,))
     gyro = gyro_in_accel_axes(rec.t_s, rec.accel, rec.gyro, spec, where=f"--gyro-axes={spec}", path=rec.path)
     if gyro is rec.gyro:
         return rec

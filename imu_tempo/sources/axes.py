@@ -27,7 +27,8 @@ import numpy as np
 
 from ..errors import ConfigError, UnitError
 
-__all__ = ["parse_gyro_axes", "format_gyro_axes", "disagreement_deg", "check_gyro_axes", "gyro_in_accel_axes", "CONVENTIONS"]
+__all__ = ["parse_gyro_axes", "format_gyro_axes", "disagreement_deg", "check_gyro_axes", "gyro_in_accel_axes",
+           "dead_gyro_note", "CONVENTIONS"]
 
 STANDARD_GRAVITY = 9.80665
 _AXES = "xyz"
@@ -193,3 +194,28 @@ def gyro_in_accel_axes(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, spe
     except ConfigError as exc:
         raise ConfigError(f"{path}: {where}: {exc}") from None
     return None if m is None else np.ascontiguousarray(gyro @ m.T)
+
+
+#: A gyroscope column whose range stays below this (rad/s) over the whole recording reads nothing: real
+#: ones show noise and quantisation steps of 0.001 rad/s or more even at rest.
+DEAD_RANGE_RADPS = 1e-4
+#: ... while the accelerometer's direction moved at least this far (degrees, 1st to 99th percentile).
+DEAD_TURN_DEG = 10.0
+
+
+def dead_gyro_note(accel: np.ndarray, gyro: np.ndarray, *, path: str) -> str | None:
+    """A warning when the gyroscope reads a constant while the accelerometer shows the sensor turning
+    (a gyroscope switched off, or columns exported as zeros), else None: such a gyroscope carries
+    nothing, and carrying gravity through the turns with it would hold it still."""
+    if gyro.shape[0] < 10 or float(np.ptp(gyro, axis=0).max()) >= DEAD_RANGE_RADPS:
+        return None
+    u = accel / np.maximum(np.linalg.norm(accel, axis=1), 1e-9)[:, None]
+    lo, hi = np.percentile(u, [1, 99], axis=0)
+    turn = float(np.degrees(2.0 * np.arcsin(min(1.0, 0.5 * float(np.linalg.norm(hi - lo))))))
+    if turn < DEAD_TURN_DEG:
+        return None
+    return (
+        f"{path}: the gyroscope reads {float(gyro[0, 0]):g}, {float(gyro[0, 1]):g}, {float(gyro[0, 2]):g} rad/s "
+        f"throughout while the accelerometer shows the sensor turning (about {turn:.0f} deg): it was off or not "
+        "exported, so it is left out and the analysis uses the accelerometer alone"
+    )

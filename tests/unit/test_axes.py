@@ -149,3 +149,22 @@ class TestReading:
         mapped = asyncio.run(blocks(parse_gyro_axes("-x,-y,-z")))
         assert np.allclose(np.concatenate([b.gyro for b in mapped]), s.gyro, atol=1e-5)
         assert all(b.gyro is None for b in asyncio.run(blocks(None)))
+
+
+class TestDeadGyroscope:
+    """A gyroscope column of zeros (switched off, or exported empty) carries nothing: left out, said."""
+
+    def test_a_constant_gyroscope_on_a_turning_sensor_is_left_out_with_a_warning(self, tmp_path):
+        s = sim("kettlebell_swing", "wrist")
+        path = tmp_path / "dead.csv"
+        write_recording(path, t_s=s.t_s, accel=s.accel, gyro=np.zeros_like(s.gyro))
+        with pytest.warns(Warning, match=r"dead\.csv: the gyroscope reads 0, 0, 0 rad/s throughout"):
+            rec = read_recording(path)
+        assert rec.gyro is None and len(rec.warnings) == 1 and "accelerometer alone" in rec.warnings[0]
+        assert read_recording(path, gyro_axes="x,y,z").gyro is not None  # a given map is the user's call
+
+    def test_a_still_sensor_keeps_its_gyroscope(self, tmp_path):
+        t = np.arange(500) / 100.0
+        path = tmp_path / "still.csv"
+        write_recording(path, t_s=t, accel=np.tile([0.0, 0.0, 9.81], (t.size, 1)), gyro=np.zeros((t.size, 3)))
+        assert read_recording(path).gyro is not None
