@@ -242,7 +242,6 @@ def build_report(rec, res: dict[str, Any], *, title: str | None = None) -> Repor
     ax0.set_ylabel("m/s²")
     ax0.set_xlim(t[0], t[-1])
 
-    key = _measure_key(st["measure"])
     for i, s in enumerate(sets):
         ax = fig.add_subplot(gs[1 + i, :2])
         pad = 2.0

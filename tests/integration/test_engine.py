@@ -486,8 +486,8 @@ def test_reps_never_overlap_on_simulated_sessions(seed):
 
     s = simulate_session(exercise="kettlebell_swing", fs_hz=100.0, seed=seed)
     eng, _ = run(s.t_s, s.accel, s.gyro, s.fs_hz)
-    for st in eng.sets:
-        for a, b in zip(st.reps, st.reps[1:]):
+    for set_ in eng.sets:
+        for a, b in zip(set_.reps, set_.reps[1:]):
             assert a.end_s <= b.start_s
 
 
