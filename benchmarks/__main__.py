@@ -278,6 +278,14 @@ def _short_accuracy_table(acc: dict) -> list[str]:
     return L
 
 
+def _named_tables(runs: dict, note=lambda acc: "") -> list[str]:
+    """A short accuracy table per named run ("tempo 1.5", "with a gyroscope", ...), headed by its name."""
+    L: list[str] = []
+    for name, acc in runs.items():
+        L += [f"{name}{note(acc)}:", ""] + _short_accuracy_table(acc) + [""]
+    return L
+
+
 def _goal(ok: bool | None) -> str:
     return "-" if ok is None else ("met" if ok else "**missed**")
 
@@ -580,8 +588,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "lifts for 1.2 s and lowers for 1.7 s; a 2x pull-up 1.5 s and 1.9 s.",
                 "",
             ]
-            for name, acc_t in slow.items():
-                L += [f"{name}:", ""] + _short_accuracy_table(acc_t) + [""]
+            L += _named_tables(slow)
         worse = res.get("accuracy_sensor")
         if worse:
             L += [
@@ -593,8 +600,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 f"({(res.get('accuracy') or {}).get('overall', {}).get('gaps_per_set', '?')} per set on the plain grid).",
                 "",
             ]
-            for name, acc_w in worse.items():
-                L += [f"{name} (gaps per set: {acc_w['overall'].get('gaps_per_set')}):", ""] + _short_accuracy_table(acc_w) + [""]
+            L += _named_tables(worse, note=lambda acc: f" (gaps per set: {acc['overall'].get('gaps_per_set')})")
         placed = res.get("accuracy_placements")
         if placed:
             L += [
@@ -609,8 +615,7 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "no channel counts a watch's pull-ups.",
                 "",
             ]
-            for name, acc_p in placed.items():
-                L += [f"{name}:", ""] + _short_accuracy_table(acc_p) + [""]
+            L += _named_tables(placed)
         L += ["The p95 latency of kettlebell swings is the set's first swing, which waits for the second.", ""]
     if res.get("real"):
         r = res["real"]

@@ -988,9 +988,9 @@ class RepAssembler:
             k for k in range(len(lobes) - 1)
             if lobes[k].end_kind == "rest" and lobes[k + 1].start - lobes[k].end >= self.p.g_min_rest_s * self.fs
         ]
-        for b in range(k_conc + 1):
-            if any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc]):
-                continue  # a slow move before the lift (bending to pick the bar up) is set-up, not rep
+        # a slow move before the lift (bending to pick the bar up) is set-up, not rep: no start before it
+        lifts = [b for b in range(k_conc + 1) if not any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc])]
+        for b in lifts:
             if end_kind != "rest" and any(k >= b for k in held_in):
                 continue  # turnaround to turnaround is a continuous rep: it does not stop on the way
             kind = lobes[b].start_kind
@@ -1010,9 +1010,8 @@ class RepAssembler:
             j = moved_until(lobes, k_conc, min_rom_m=self.min_rom, level_tol=self.p.level_tol)
             if j < len(lobes) - 1:
                 starts = [
-                    (b, lobes[b].start_kind) for b in range(k_conc + 1)
-                    if not any(lb.end - lb.start > pre_max for lb in lobes[b:k_conc])
-                    and abs(levels[j + 1] - levels[b]) <= max(self.p.level_tol, WALK_OFF_TOL) * excursion
+                    (b, lobes[b].start_kind) for b in lifts
+                    if abs(levels[j + 1] - levels[b]) <= max(self.p.level_tol, WALK_OFF_TOL) * excursion
                 ]
         if not starts:
             if not force or (end_kind != "rest" and held_in) or abs(end_level - levels[0]) > 0.5 * excursion:

@@ -246,19 +246,16 @@ def _gyro_axes(rec: Recording, spec: str | None) -> Recording:
     """An imported recording with its gyroscope in the accelerometer's axes (as ``read_recording``)."""
     if rec.gyro is None:
         return rec
-    from ..sources.axes import dead_gyro_note, gyro_in_accel_axes
+    from ..sources.axes import gyro_in_accel_axes
 
-    dead = dead_gyro_note(rec.accel, rec.gyro, path=rec.path) if spec is None else None
-    if dead is not None:
-        warnings.warn(dead, ImuTempoWarning, stacklevel=3)
-        return dataclasses.replace(rec, gyro=None, warnings=rec.warnings + (dead,))
-    gyro = gyro_in_accel_axes(rec.t_s, rec.accel, rec.gyro, spec, where=f"--gyro-axes={spec}", path=rec.path)
+    gyro, note = gyro_in_accel_axes(rec.t_s, rec.accel, rec.gyro, spec, where=f"--gyro-axes={spec}", path=rec.path)
     if gyro is rec.gyro:
         return rec
-    gyro = None if gyro is None else gyro.copy()
     if gyro is not None:
-        gyro.flags.writeable = False
-    return dataclasses.replace(rec, gyro=gyro)
+        gyro.flags.writeable = False  # a new array (the map's product), read-only like the rest
+    if note is not None:
+        warnings.warn(note, ImuTempoWarning, stacklevel=3)
+    return dataclasses.replace(rec, gyro=gyro, warnings=rec.warnings + ((note,) if note else ()))
 
 
 # ---------------------------------------------------------------------------------------

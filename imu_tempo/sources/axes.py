@@ -182,20 +182,6 @@ def check_gyro_axes(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, *, pat
     )
 
 
-def gyro_in_accel_axes(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, spec: str | None, *, where: str,
-                       path: str) -> np.ndarray | None:
-    """The gyroscope in the accelerometer's axes: mapped by ``spec`` (from ``where``: "--gyro-axes y,x,z",
-    a file's line; None for "none"), or, with no ``spec``, as it is once :func:`check_gyro_axes` passes."""
-    if spec is None:
-        check_gyro_axes(t_s, accel, gyro, path=path, source="gx,gy,gz as they are")
-        return gyro
-    try:
-        m = parse_gyro_axes(spec)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {where}: {exc}") from None
-    return None if m is None else np.ascontiguousarray(gyro @ m.T)
-
-
 #: A gyroscope column whose range stays below this (rad/s) over the whole recording reads nothing: real
 #: ones show noise and quantisation steps of 0.001 rad/s or more even at rest.
 DEAD_RANGE_RADPS = 1e-4
@@ -219,3 +205,24 @@ def dead_gyro_note(accel: np.ndarray, gyro: np.ndarray, *, path: str) -> str | N
         f"throughout while the accelerometer shows the sensor turning (about {turn:.0f} deg): it was off or not "
         "exported, so it is left out and the analysis uses the accelerometer alone"
     )
+
+
+def gyro_in_accel_axes(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, spec: str | None, *, where: str,
+                       path: str) -> tuple[np.ndarray | None, str | None]:
+    """The gyroscope in the accelerometer's axes, and a warning to give (or None).
+
+    Mapped by ``spec`` (from ``where``: "--gyro-axes=y,x,z", a file's line; None for "none").  With
+    no ``spec``: left out when it reads a constant on a turning sensor (:func:`dead_gyro_note`),
+    else as it is once :func:`check_gyro_axes` passes.
+    """
+    if spec is None:
+        dead = dead_gyro_note(accel, gyro, path=path)
+        if dead is not None:
+            return None, dead
+        check_gyro_axes(t_s, accel, gyro, path=path, source="gx,gy,gz as they are")
+        return gyro, None
+    try:
+        m = parse_gyro_axes(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {where}: {exc}") from None
+    return (None if m is None else np.ascontiguousarray(gyro @ m.T)), None

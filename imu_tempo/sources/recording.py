@@ -40,9 +40,9 @@ from typing import IO
 import numpy as np
 
 from ..errors import ConfigError, ImuTempoWarning, RecordingError, SourceError, UnitError
-from .axes import dead_gyro_note, gyro_in_accel_axes
 from ..filters import SampleClock
 from ..types import Gap, SampleBlock
+from .axes import gyro_in_accel_axes
 
 __all__ = [
     "ACCEL_UNITS",
@@ -946,12 +946,8 @@ def read_recording(
             gyro_axes, where = h.metadata["gyro_axes"], f"'# gyro_axes: ...' on line {h.metadata_lines['gyro_axes']}"
         else:
             where = f"--gyro-axes={gyro_axes}"
-        dead = dead_gyro_note(accel, gyro, path=p) if gyro_axes is None else None
-        if dead is not None:
-            notes.append(dead)
-            gyro = None
-        else:
-            gyro = gyro_in_accel_axes(t, accel, gyro, gyro_axes, where=where, path=p)
+        gyro, note = gyro_in_accel_axes(t, accel, gyro, gyro_axes, where=where, path=p)
+        notes += [note] if note else []
     notes += _saturation_note(t, accel, what="accelerometer", min_level=MIN_FULL_SCALE_MPS2, path=p,
                               shown=lambda v: f"+-{v / STANDARD_GRAVITY:.2f} g",
                               advice="Record with a range of +-8 g or more (+-16 g for swings and jumps).")
