@@ -428,7 +428,7 @@ class _Quat:
     def __len__(self) -> int:
         return int(self.q.shape[0])
 
-    def __getitem__(self, index: slice) -> _Quat:
+    def __getitem__(self, index: slice | np.ndarray) -> _Quat:
         return _Quat(self.q[index])
 
     def __mul__(self, other: _Quat) -> _Quat:
@@ -486,6 +486,7 @@ class _Body:
     wobble: dict[str, float] = {}  # channel -> standard deviation of the wobble at each phase knot
     phases: tuple[tuple[str, float, str], ...] = ()
     arm_swing: tuple[str, float] | None = None  # channel walking arm swing adds to, amplitude
+    carried: tuple[str, ...] = ()  # placements on the equipment: the sensor only moves while the hands hold it
 
     def __init__(self, placement: str | None = None) -> None:
         if placement is None:
@@ -493,6 +494,24 @@ class _Body:
         if placement not in self.placements:
             raise ConfigError(f"placement {placement!r} is not simulated for this exercise; choose one of {', '.join(self.placements)}")
         self.placement = placement
+        self.holds: list[list[float]] = []  # [grip, release] on the timeline clock, for carried placements
+
+    def _grip(self, tl: _Timeline) -> None:
+        """The hands take the equipment: from now on a sensor on it moves with them."""
+        self.holds.append([tl.t, math.inf])
+
+    def _release(self, tl: _Timeline) -> None:
+        """The hands let go of the equipment: a sensor on it stays where it was put down."""
+        self.holds[-1][1] = tl.t
+
+    def held(self, t: np.ndarray) -> np.ndarray:
+        """Whether the hands hold the equipment at each time (always, for a sensor worn on the body)."""
+        if self.placement not in self.carried:
+            return np.ones(t.shape, dtype=bool)
+        out = np.zeros(t.shape, dtype=bool)
+        for a, b in self.holds:
+            out |= (t >= a) & (t <= b)
+        return out
 
     def plan_rep(self, rng: np.random.Generator, *, slow: float, vl: float, set_scale: float) -> _RepPlan:
         """Plan a rep ``slow`` times slower in its concentric phase (velocity loss ``vl``)."""
@@ -632,10 +651,14 @@ class _PushPressBody(_Body):
 
     Channels: wrist position ``wx, wy, wz`` (m, body frame), forearm angle
     ``alpha`` (rad from hanging down; about 2.75 with the bar in the front
-    rack), ``twist`` and ``roll`` (rad).
+    rack), ``twist`` and ``roll`` (rad).  A sensor on the bar (a velocity
+    tracker on its sleeve) rests in the rack until the hands take the bar,
+    then moves with them, level apart from a small roll and tilt.
     """
 
-    placements = ("wrist",)
+    placements = ("wrist", "bar")
+    carried = ("bar",)
+    SLEEVE_M = 0.25  # the sensor on the bar, outside the left hand
     ARM_M = 0.62
     standing = {"wx": 0.05, "wy": 0.20, "wz": 0.85, "alpha": 0.0, "twist": 0.0, "roll": 0.0}
     fidget = {"wx": 0.01, "wy": 0.01, "wz": 0.008, "alpha": 0.03, "twist": 0.05, "roll": 0.03}
@@ -674,6 +697,7 @@ class _PushPressBody(_Body):
     def pickup(self, tl: _Timeline, rng: np.random.Generator, first: _RepPlan) -> None:
         t0 = tl.t
         tl.move(rng.uniform(1.0, 1.3), {**self.GRIP, "twist": 0.05, "roll": 0.0})  # hands to the bar
+        self._grip(tl)
         self._step(tl, rng.uniform(0.8, 1.0), +1.0)
         tl.move(rng.uniform(0.5, 0.7), {"wz": self.RACK["wz"], "alpha": self.RACK["alpha"]})  # unrack: a few cm up
         _walk(tl, self, rng, duration_s=rng.uniform(1.8, 2.4), distance_m=-0.7, arm_swing=False)  # two steps back
@@ -705,10 +729,14 @@ class _PushPressBody(_Body):
         _walk(tl, self, rng, duration_s=rng.uniform(1.8, 2.4), distance_m=0.7, arm_swing=False)  # back to the rack
         tl.move(rng.uniform(0.5, 0.7), {"wz": self.GRIP["wz"], "alpha": self.GRIP["alpha"]})  # set down: a few cm
         self._step(tl, rng.uniform(0.8, 1.0), -1.0)
+        self._release(tl)
         tl.move(rng.uniform(1.0, 1.3), dict(self.standing))  # hands down
         tl.activity("rack", t0)
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
+        if self.placement == "bar":  # level; the wrists' flexion rolls it a little about its axis
+            pos = np.column_stack([ch["wx"], ch["wy"] + self.SLEEVE_M, ch["wz"] + 0.03])
+            return pos, _rot("y", 0.2 * (self.RACK["alpha"] - ch["alpha"])) * _rot("x", 0.3 * ch["roll"])
         swing = ch["_arm"]  # walking arm swing of the hanging arm (rad)
         x = ch["wx"] + self.ARM_M * np.sin(swing)
         z = ch["wz"] + self.ARM_M * (1.0 - np.cos(swing))
@@ -739,6 +767,25 @@ def _max_takeoff_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> f
     if pos.any():
         bounds.append(float(np.min((rise_m - xb[pos]) / xv[pos])))
     return max(0.0, min(bounds))
+
+
+def _max_push_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> float:
+    """Like :func:`_max_takeoff_velocity`, and the push keeps accelerating through its first half.
+
+    At the limit the quintic stalls just after the bottom (its acceleration
+    falls to zero or below) before driving to the release: a hitch no lifter
+    makes.  Here the acceleration stays at least a quarter of ``a0_mps2`` over
+    the first half of the push.
+    """
+    tau = np.linspace(0.0, duration_s / 2.0, 201)
+    rows = np.ones((tau.size, 1))
+    ab = _poly_eval(rows * _quintic(0.0, 0.0, a0_mps2, rise_m, 0.0, -G, duration_s), tau, 2)
+    av = _poly_eval(rows * _quintic(0.0, 0.0, 0.0, 0.0, 1.0, 0.0, duration_s), tau, 2)
+    bound = _max_takeoff_velocity(rise_m, duration_s, a0_mps2)
+    neg = av < 0  # a = ab + v0 * av >= a0 / 4
+    if neg.any():
+        bound = min(bound, float(np.min((ab[neg] - 0.25 * a0_mps2) / -av[neg])))
+    return max(0.0, bound)
 
 
 class _JumpSquatBody(_Body):
@@ -975,6 +1022,142 @@ class _PullUpBody(_Body):
         pos, frame = self._frames(ch)
         # The hanging arm's frame is the sensor's neutral orientation.
         return pos, lean * frame * self._ref * _rot("z", ch["twist"])
+
+
+class _BenchThrowBody(_Body):
+    """Bench throw: lying on a bench, the bar is lowered to the chest and thrown; sensor on the bar.
+
+    Channels: wrist position ``wx, wy, wz`` (m, body frame: x toward the feet of
+    the athlete lying down, the head toward -x), forearm angle ``alpha`` (rad
+    from hanging down; pi points the forearm straight up), ``twist`` and
+    ``roll`` (rad), and the bar's height ``bz`` (m), which rides 3 cm above the
+    wrist in the hands and flies ballistically between the release and the
+    catch.  The rep starts at lockout (arms extended over the shoulders): the
+    bar is lowered to the chest and thrown; the hands snap to a stop a few cm
+    past lockout, the bar flies 10-20 cm higher, falls back into the hands,
+    which give with it, and are pressed back to lockout.  The sensor on the bar
+    (a velocity tracker on its sleeve) rests in the hooks until the hands take
+    it; a watch stops with the hands at the release.
+    """
+
+    placements = ("bar", "wrist")
+    carried = ("bar",)
+    BAR_ABOVE_WRIST_M = 0.03
+    SLEEVE_M = 0.25
+    standing = {"wx": 0.05, "wy": 0.20, "wz": 0.85, "alpha": 0.0, "twist": 0.0, "roll": 0.0, "bz": 1.03}
+    fidget = {"wx": 0.01, "wy": 0.01, "wz": 0.008, "alpha": 0.03, "twist": 0.05, "roll": 0.03}
+    wobble = {"twist": 0.04, "roll": 0.03}
+    phases = (("lower", 0.80, "ecc"), ("throw", 0.38, "conc"), ("press", 0.55, "fixed"))
+    arm_swing = ("_arm", 0.3)
+    SIT = {"wx": 0.22, "wy": 0.18, "wz": 0.62, "alpha": 1.3, "twist": 0.3}  # hands on the thighs
+    LIE = {"wx": -0.05, "wy": 0.20, "wz": 0.74, "alpha": 1.9, "twist": 0.4}  # lying, hands on the belly
+    HOOKS = {"wx": -0.55, "wy": 0.40, "wz": 1.00, "alpha": math.pi + 0.25, "twist": 1.2}  # the bar in its hooks
+    LOCKOUT = {"wx": -0.38, "wz": 1.10, "alpha": math.pi}  # arms extended over the shoulders
+    DEPTH_M = 0.40  # lockout to the chest
+    RELEASE_M = 0.01  # the bar leaves the hands this far above lockout (the shoulders reach up) ...
+    SNAP_M = 0.03  # ... and the hands stop within this much more
+    V0_MPS = (1.5, 1.9)  # fresh release velocity
+    CATCH_M = 0.10  # the hands give this far with a fresh throw's bar
+    C_BOTTOM = 5.0  # the bounce off the chest (touch and go)
+    C_CATCH = 2.0  # still braking at the bottom of the catch, then a smooth press back up
+
+    def plan_rep(self, rng: np.random.Generator, *, slow: float, vl: float, set_scale: float) -> _RepPlan:
+        plan = super().plan_rep(rng, slow=slow, vl=vl, set_scale=set_scale)
+        d, p = plan.durations, plan.params
+        p["depth_m"] = self.DEPTH_M * (1.0 + float(rng.normal(0.0, 0.03)))
+        v0 = float(rng.uniform(*self.V0_MPS)) * (1.0 - 0.5 * vl)  # tired: a slower bar, a lower flight
+        a_bottom = self.C_BOTTOM * p["depth_m"] / d["lower"] ** 2
+        p["v0"] = min(v0, _max_push_velocity(p["depth_m"] + self.RELEASE_M, d["throw"], a_bottom))
+        press = d.pop("press")
+        # a slower bar is caught with less give, and pressed back up the sooner
+        give = max(0.6, p["v0"] / float(np.mean(self.V0_MPS)))
+        p["catch_m"] = self.CATCH_M * give * (1.0 + float(rng.normal(0.0, 0.1)))
+        press *= math.sqrt(give)
+        flight = 2.0 * p["v0"] / G  # release to catch, at the same height
+        d["snap"] = min(2.0 * self.SNAP_M / p["v0"], flight / 4.0)  # the hands stop, about evenly
+        d["rise"] = flight / 2.0 - d["snap"]
+        d["fall"] = flight / 2.0
+        d["catch"] = 2.2 * p["catch_m"] / p["v0"]
+        d["press"] = press
+        return plan
+
+    def concentric_s(self, plan: _RepPlan) -> float:
+        """Bar on the chest to the bar's apex in flight (as a jump's concentric phase runs to its apex)."""
+        return plan.durations["throw"] + plan.durations["snap"] + plan.durations["rise"]
+
+    def _both(self, wz: Target, **hands: Target) -> dict[str, Target]:
+        """Targets for the hands with the bar in them."""
+        if isinstance(wz, tuple):
+            bz: Target = (wz[0] + self.BAR_ABOVE_WRIST_M, wz[1], wz[2])
+        else:
+            bz = wz + self.BAR_ABOVE_WRIST_M
+        return {**hands, "wz": wz, "bz": bz}
+
+    def pickup(self, tl: _Timeline, rng: np.random.Generator, first: _RepPlan) -> None:
+        t0 = tl.t
+        tl.move(rng.uniform(1.2, 1.5), self.SIT)  # sit down on the bench
+        tl.move(rng.uniform(0.3, 0.6))
+        tl.move(rng.uniform(1.3, 1.7), self.LIE)  # lie back
+        tl.move(rng.uniform(0.3, 0.6))
+        tl.move(rng.uniform(0.8, 1.1), {**self.HOOKS, "roll": 0.0})  # reach up to the bar in its hooks
+        self._grip(tl)
+        tl.move(rng.uniform(0.6, 1.0))  # grip, set the shoulders
+        tl.move(rng.uniform(0.5, 0.7), self._both(self.HOOKS["wz"] + 0.05))  # unrack: a few cm up ...
+        tl.move(rng.uniform(0.8, 1.1), self._both(self.LOCKOUT["wz"], wx=self.LOCKOUT["wx"], alpha=self.LOCKOUT["alpha"]))  # ... and over the shoulders
+        tl.move(rng.uniform(0.8, 1.2), self.wobble_targets(rng))  # settle
+        tl.move(rng.uniform(0.4, 0.8), self.still())
+        tl.activity("pickup", t0)
+
+    def reps(self, tl: _Timeline, rng: np.random.Generator, plans: Sequence[_RepPlan]) -> list[tuple[float, float, float]]:
+        out = []
+        lock_z, lock_x = tl.value("wz"), tl.value("wx")
+        release = lock_z + self.RELEASE_M
+        for plan in plans:
+            start = tl.t
+            d, p = plan.durations, plan.params
+            v0 = p["v0"]
+            bottom = lock_z - p["depth_m"]
+            a_bottom = self.C_BOTTOM * p["depth_m"] / d["lower"] ** 2
+            tl.move(d["lower"], {**self._both((bottom, 0.0, a_bottom), wx=lock_x + 0.06, alpha=math.pi + 0.08), **self.wobble_targets(rng)})
+            t_bottom = tl.t
+            tl.move(d["throw"], self._both((release, v0, -G), wx=lock_x, alpha=math.pi))
+            # The bar flies; the hands snap to a stop at full reach, then come down to meet it.
+            tl.move(d["snap"], {"wz": release + v0 * d["snap"] / 2.0}, ballistic={"bz": -G})
+            tl.move(d["rise"], ballistic={"bz": -G})
+            t_top = tl.t
+            tl.move(d["fall"], {"wz": (release, -0.3 * v0, 0.0)}, ballistic={"bz": -G})
+            low = release - p["catch_m"]
+            a_up = self.C_CATCH * p["catch_m"] / d["press"] ** 2
+            tl.move(d["catch"], self._both((low, 0.0, a_up)))
+            tl.move(d["press"], {**self._both(lock_z, wx=lock_x), **self.wobble_targets(rng)})
+            out.append((start, tl.t, t_top - t_bottom))
+            if plan.pause_s > 0:
+                t_p = tl.t
+                tl.move(plan.pause_s, self.still())
+                tl.activity("pause", t_p)
+        return out
+
+    def rack(self, tl: _Timeline, rng: np.random.Generator) -> None:
+        t0 = tl.t
+        over = self.HOOKS["wz"] + 0.05
+        tl.move(rng.uniform(0.8, 1.1), self._both(over, wx=self.HOOKS["wx"], alpha=self.HOOKS["alpha"]))  # back over the hooks
+        tl.move(rng.uniform(0.5, 0.7), self._both(self.HOOKS["wz"]))  # set it down
+        self._release(tl)
+        tl.move(rng.uniform(0.3, 0.6))
+        tl.move(rng.uniform(0.8, 1.1), self.LIE)  # hands down
+        tl.move(rng.uniform(1.3, 1.7), self.SIT)  # sit up
+        tl.move(rng.uniform(1.0, 1.3), {k: v for k, v in self.standing.items() if k != "bz"})  # stand up
+        tl.activity("rack", t0)
+
+    def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
+        if self.placement == "bar":  # level across the hands; the wrists' flexion rolls it a little
+            pos = np.column_stack([ch["wx"], ch["wy"] + self.SLEEVE_M, ch["bz"]])
+            return pos, _rot("y", 0.2 * (math.pi - ch["alpha"])) * _rot("x", 0.3 * ch["roll"])
+        swing = ch["_arm"]  # walking arm swing of the hanging arm (rad)
+        x = ch["wx"] + _PushPressBody.ARM_M * np.sin(swing)
+        z = ch["wz"] + _PushPressBody.ARM_M * (1.0 - np.cos(swing))
+        pos = np.column_stack([x, ch["wy"], z])
+        return pos, _rot("y", -(ch["alpha"] + swing)) * _rot("x", ch["roll"]) * _rot("z", ch["twist"])
 
 
 # ---------------------------------------------------------------------------
@@ -1265,6 +1448,13 @@ def _simulate_motion(
     else:
         mount = _Quat(np.array([[0.0, 0.0, 0.0, 1.0]]))
     rot = heading * _rot("x", oroll) * local_rot * mount
+    held = body.held(t)
+    if not held.any():
+        raise AssertionError(f"{type(body).__name__} never takes hold of the equipment its {body.placement} sensor is on")
+    if not held.all():  # a sensor on the equipment rests where it was put down (or waits to be picked up)
+        idx = np.maximum.accumulate(np.where(held, np.arange(t.size), -1))
+        idx[idx < 0] = int(np.argmax(held))
+        pos, rot = pos[idx], rot[idx]
 
     activities = sorted(tl.activities, key=lambda a: (a.start_s, a.label != "set"))
     return _Motion(
@@ -1660,6 +1850,22 @@ EXERCISES: dict[str, Preset] = {
         pause_s=(0.3, 1.0),
         fatigue_loss=(0.30, 0.45),
         _body=_PullUpBody,
+    ),
+    "bench_throw": Preset(
+        name="bench_throw",
+        placement="bar",
+        measure="concentric",
+        description="bench throw with a light bar, caught and pressed back to lockout, a pause there between reps; sensor on the bar",
+        start_event="the lowering begins (bar leaves lockout, arms extended over the shoulders)",
+        end_event="the bar is back at lockout and stopped",
+        concentric_event="bar on the chest to the apex of its flight",
+        fresh_rep_s=2.2,
+        fresh_concentric_s=0.55,
+        reps_fatigued=(6, 8),
+        reps_fresh=5,
+        pause_s=(0.5, 1.2),
+        fatigue_loss=(0.40, 0.55),
+        _body=_BenchThrowBody,
     ),
 }
 
