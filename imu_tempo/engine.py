@@ -119,6 +119,8 @@ AUTO_CONSISTENT = (0.4, 2.5)  # ... of which those within these multiples of the
 AUTO_GAP_REPS = 1.5  # ... and pauses shorter than this many median reps (+ 1 s)
 AUTO_CONTINUE = (0.6, 1.6)  # a rep this close (multiples of the median) to an open set's reps continues it
 AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
+AUTO_FRAGMENT = 1.6  # an orientation rep (80 %) inside a waiting vertical rep this many times longer is a
+AUTO_FRAGMENT_TURN_DEG = 25.0  # piece of it when it turned gravity's direction less than this (a level bar)
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
 AUTO_LOOKBACK_GAP_REPS = 3.0  # when a bout counts, reps held back before it count too across pauses up to
 # this many of its median reps (+ 1 s): a lifter resting a few breaths between reps is still in the set
@@ -281,6 +283,7 @@ class Engine:
     def _new_orient(self, *, base: int) -> None:
         """A fresh orientation detector whose sample 0 is ring index ``base``."""
         self._orient_gait: dict[int, float] = {}  # auto: queue seq -> OrientRep.gait
+        self._orient_rom: dict[int, float] = {}  # auto: queue seq -> OrientRep.rom_deg
         self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
         self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
         self._vwait: list[tuple] = []  # auto: vertical reps inside a forming bout, until it counts or not
@@ -315,6 +318,7 @@ class Engine:
             key = max(int(self._orient_to_ring(r.done_at)), int(math.ceil(end)) + hold)
             if self.detector == "auto":
                 self._orient_gait[self._qseq] = r.gait
+                self._orient_rom[self._qseq] = r.rom_deg
             self._orient_done[self._qseq] = int(self._orient_to_ring(r.done_at))
             self._queue(key, start, end, None, None, None, "orientation")
 
@@ -733,8 +737,10 @@ class Engine:
         reps held back just before the bout that fit it are released with them (_look_back)."""
         key, seq, start, end = item[0], item[1], item[2], item[3]
         gait = self._orient_gait.pop(seq, 0.0)
-        if gait > AUTO_GAIT_MAX or self._claimed(start, end, self._series_spans()):
-            self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement
+        turned = self._orient_rom.pop(seq, 180.0)
+        piece = turned < AUTO_FRAGMENT_TURN_DEG and self._fragment(start, end)
+        if gait > AUTO_GAIT_MAX or piece or self._claimed(start, end, self._series_spans()):
+            self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement (or a lift of it)
             self._held_back.clear()  # nothing before walking or a vertical series joins a later bout
             self._release_vwait(key)
             return
@@ -764,6 +770,17 @@ class Engine:
         for q in release:
             self._release_held(before_key=key, next_item=q)
             self._finalize_rep(max(q[0], key), q[2], q[3], q[4], q[5], q[6])
+
+    def _fragment(self, start: float, end: float) -> bool:
+        """Auto: does [start, end] lie within a vertical rep waiting on the forming bout that lasts
+        AUTO_FRAGMENT times longer?  For an orientation rep that hardly turned the sensor (under
+        AUTO_FRAGMENT_TURN_DEG: its swing was mostly the acceleration's size, the very signal the
+        vertical channel reads without a gyroscope) that makes it a piece of the lift, not a rep: a
+        sensor on a bar that stays level sees each press as two such swings."""
+        return any(
+            min(q[3], end) - max(q[2], start) >= 0.8 * (end - start) and q[3] - q[2] >= AUTO_FRAGMENT * (end - start)
+            for q in self._vwait
+        )
 
     def _fits_bout(self, item: tuple) -> bool:
         """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT)?"""

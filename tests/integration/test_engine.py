@@ -684,3 +684,20 @@ def test_a_saturated_accelerometer_is_said_once_at_the_sample_it_shows(block):
     assert said[0].at_s == first and "+-8 g" in said[0].message
     _, plain = run(s.t_s, s.accel, s.gyro, s.fs_hz, block=block)
     assert not [e for e in plain if e.kind == "status"]
+
+
+@pytest.mark.parametrize(("fs", "seed", "fatigue"), [(100.0, 0, False), (50.0, 1, True), (200.0, 0, True)])
+def test_a_sensor_on_a_level_bar_without_a_gyroscope_counts_each_press_once(fs, seed, fatigue):
+    """A velocity tracker on the bar's sleeve hardly turns.  Reading the acceleration's size, the
+    orientation channel saw each push press as two swings and, before the vertical channel's series
+    formed, counted them: 8 reps for a fresh set of 5, and the fatiguing sets' first failure lost.
+    Pieces of a lift the vertical channel has are not reps of their own (engine._fragment)."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="push_press", placement="bar", gyro=False, fs_hz=fs, seed=seed, fatigue=fatigue)
+    eng, _ = run(s.t_s, s.accel, None, s.fs_hz, settings_=Settings(measure="concentric"))
+    assert [st_.rep_count for st_ in eng.sets] == [len(s.truth)]
+    # (a fatiguing set's last, grinding press flows into walking the bar back: not timed here)
+    for r, t in list(zip(eng.sets[0].reps, s.truth))[: None if not fatigue else -1]:
+        assert abs(r.start_s - t.start_s) < 0.05 and abs(r.end_s - t.end_s) < 0.05
+    assert eng.sets[0].first_failure_rep == s.truth_failure[1]
