@@ -2,8 +2,10 @@
 
 Without a gyroscope the movement signal is the specific-force magnitude
 ``|f|``: it equals ``g + a_vertical`` for vertical movement whatever the
-mount, to first order in horizontal acceleration.  It cannot tell a downward
-acceleration stronger than gravity from an upward one, and it picks up
+mount, to first order in horizontal acceleration.  A downward acceleration
+stronger than gravity turns ``f`` through zero to point down, which ``|f|``
+alone reads as up: the reversal of its direction gives it away, and the signal
+is negated until it turns back (:meth:`VerticalAccel._unfold`).  It picks up
 horizontal acceleration (a kettlebell's arc) at second order.
 
 With a gyroscope, ``VerticalAccel`` tracks where gravity points in the sensor
@@ -29,6 +31,8 @@ from .filters import NoiseFloor, sliding_windows
 
 STANDARD_GRAVITY = 9.80665
 NOISE_SIGMAS = 4.0  # a static window's magnitude range may be this many noise sds (filters.NoiseFloor)
+FOLD_MIN_MPS2 = 0.3 * STANDARD_GRAVITY  # without a gyro: samples this strong carry the specific force's direction (_unfold)
+MAX_FOLD_S = 0.3  # ... and a fold (f pointing down) lasts at most this long
 TURN_TRUST_S = 0.5  # a static run this long is half-trusted on the turn the accelerometer saw (_run_bias)
 
 
@@ -78,6 +82,7 @@ class VerticalAccel:
         self.level_rate = level_rate_radps
         self.level_gain = level_gain
         self.fs_hz = fs_hz
+        self._max_fold = max(1, int(round(MAX_FOLD_S * fs_hz)))
         self.reset()
 
     def reset(self) -> None:
@@ -98,6 +103,9 @@ class VerticalAccel:
         self.up = np.zeros((0, 3))  # per sample of the last block: the direction the output is along
         self.rate = np.zeros(0)  # per sample of the last block: |gyro| (rad/s; zeros without a gyro)
         self.bias_at = 0  # sample count at the last bias update
+        self._fold_ref: np.ndarray | None = None  # without a gyro (_unfold): f at the last sample with |f| >= FOLD_MIN_MPS2
+        self._fold_sign = 1.0  # ... the sign there
+        self._fold_run = 0  # ... and how many samples the current fold has lasted
 
     def __call__(self, f: np.ndarray, w: np.ndarray | None) -> np.ndarray:
         """Vertical specific force for the block's samples (shape ``(n,)``).
@@ -112,7 +120,9 @@ class VerticalAccel:
         self.up = f / np.fmax(mag, 1e-9)[:, None]
         if not self.use_gyro:
             self.rate = np.zeros(f.shape[0])
-            return mag
+            sign = self._unfold(f, mag)
+            self.up *= sign[:, None]
+            return sign * mag
         if w is None:
             raise ValueError("this stream started with a gyroscope; every block must carry gyro data")
         n = f.shape[0]
@@ -186,6 +196,57 @@ class VerticalAccel:
                 self.up[a:b] = u
         self.samples += n
         return out
+
+    def _unfold(self, f: np.ndarray, mag: np.ndarray) -> np.ndarray:
+        """+1 or -1 per sample: -1 where the specific force points down (a fold of ``|f|``).
+
+        A downward acceleration stronger than gravity (the hands snapping to a stop
+        after a throw, a bar caught hard) turns ``f`` through zero to point down;
+        ``|f|`` reads it as upward.  Between two samples whose ``|f|`` is at least
+        FOLD_MIN_MPS2 the direction moves only as fast as the sensor turns (a few
+        degrees a sample), so a reversal (a negative dot product with the previous
+        such sample) is a fold, and the next reversal unfolds it.  A fold lasts a
+        moment: after MAX_FOLD_S the sign is +1 again (a sensor that turned over
+        while ``|f|`` was small, in free fall, must not stay negated).
+        """
+        n = f.shape[0]
+        sign = np.empty(n)
+        lo = 0
+        while lo < n:
+            idx = lo + np.flatnonzero(mag[lo:] >= FOLD_MIN_MPS2)
+            if idx.size == 0:
+                sign[lo:] = self._fold_sign
+                self._fold_run = self._fold_run + (n - lo) if self._fold_sign < 0 else 0
+                break
+            prev = np.empty((idx.size, 3))
+            prev[0] = f[idx[0]] if self._fold_ref is None else self._fold_ref
+            prev[1:] = f[idx[:-1]]
+            flips = np.einsum("ij,ij->i", f[idx], prev) < 0
+            at = np.full(n - lo, -1)
+            at[idx - lo] = np.arange(idx.size)
+            at = np.maximum.accumulate(at)  # the last reference sample at or before each sample
+            par = np.where(np.cumsum(flips) % 2 == 1, -self._fold_sign, self._fold_sign)
+            s = np.where(at >= 0, par[np.maximum(at, 0)], self._fold_sign)
+            # runs of -1: how long each has lasted at each sample (the first run goes on from the last block)
+            neg = s < 0
+            starts = np.flatnonzero(neg & ~np.concatenate(([self._fold_sign < 0], neg[:-1])))
+            run_start = np.full(n - lo, -1)
+            run_start[starts] = starts
+            run_start = np.maximum.accumulate(run_start)
+            length = np.where(run_start >= 0, np.arange(n - lo) - run_start + 1, np.arange(n - lo) + 1 + self._fold_run)
+            over = np.flatnonzero(neg & (length > self._max_fold))
+            if over.size == 0:
+                sign[lo:] = s
+                last = idx[-1]
+                self._fold_ref = f[last].copy()
+                self._fold_sign = float(s[-1])
+                self._fold_run = int(length[-1]) if s[-1] < 0 else 0
+                break
+            cut = lo + int(over[0])  # the fold has lasted too long: +1 from here, referenced afresh
+            sign[lo:cut] = s[: cut - lo]
+            self._fold_sign, self._fold_run, self._fold_ref = 1.0, 0, None
+            lo = cut
+        return sign
 
     def _settled_anchor(self) -> np.ndarray | None:
         """``u_anchor``, worked out from the last static window if that is still pending."""

@@ -701,3 +701,15 @@ def test_a_sensor_on_a_level_bar_without_a_gyroscope_counts_each_press_once(fs, 
     for r, t in list(zip(eng.sets[0].reps, s.truth))[: None if not fatigue else -1]:
         assert abs(r.start_s - t.start_s) < 0.05 and abs(r.end_s - t.end_s) < 0.05
     assert eng.sets[0].first_failure_rep == s.truth_failure[1]
+@pytest.mark.parametrize(("fs", "seed"), [(100.0, 0), (50.0, 2)])
+def test_a_watch_without_a_gyroscope_sees_the_hands_stop_after_a_throw(fs, seed):
+    """After the release the hands stop at 3-5 g: the specific force points down, and its size alone read
+    it as up, so every throw rose 0.8 m instead of 0.45 and no bench throw was counted.  Without a
+    gyroscope the vertical signal is unfolded where the force reverses (vertical.VerticalAccel._unfold)."""
+    from imu_tempo.simulate import simulate_session
+
+    s = simulate_session(exercise="bench_throw", placement="wrist", gyro=False, fs_hz=fs, seed=seed, fatigue=False)
+    eng, _ = run(s.t_s, s.accel, None, s.fs_hz, settings_=Settings(measure="concentric", detector="vertical"))
+    assert [st_.rep_count for st_ in eng.sets] == [len(s.truth)]
+    for r, t in zip(eng.sets[0].reps, s.truth):
+        assert abs(r.start_s - t.start_s) < 0.1 and abs(r.end_s - t.end_s) < 0.1

@@ -97,3 +97,49 @@ def test_a_short_still_run_under_noise_reads_the_gyro_bias_not_a_turn():
         errs.append(float(np.degrees(np.linalg.norm(va.bias - bias))))
     assert measured >= 15
     assert np.median(errs) < 0.3, errs  # 0.76 deg/s when the apparent turn was taken whole
+
+
+def _snap(*, fs_hz: float, tilt: Rotation, snap_g: float = 3.0, snap_s: float = 0.05, tail_s: float = 1.0):
+    """Still, a fast rise, then a stop harder than gravity (the hands after a throw), still again.
+
+    Returns the sensor-frame specific force and the true vertical specific force (g + a_z)."""
+    t = np.arange(int((1.0 + 0.2 + snap_s + tail_s) * fs_hz)) / fs_hz
+    a = np.zeros_like(t)
+    a[(t >= 1.0) & (t < 1.2)] = snap_g * G * snap_s / 0.2  # up to speed ...
+    a[(t >= 1.2) & (t < 1.2 + snap_s)] = -snap_g * G  # ... and stopped at 3 g: f points down
+    world = np.column_stack([np.zeros_like(t), np.zeros_like(t), G + a])
+    return tilt.inv().apply(world), G + a
+
+
+def test_without_a_gyro_a_stop_harder_than_gravity_reads_down_not_up():
+    """|f| folds a downward 2 g of specific force into an upward 2 g; the direction's reversal unfolds it."""
+    fs = 200.0
+    f, truth = _snap(fs_hz=fs, tilt=Rotation.from_euler("xyz", [40, -70, 10], degrees=True))
+    out = VerticalAccel(fs_hz=fs, use_gyro=False)(f, None)
+    down = truth < 0
+    assert down.sum() >= 8
+    np.testing.assert_allclose(out, truth, atol=1e-9)
+    assert (out[down] < -1.5 * G).all()
+
+
+def test_the_unfolding_is_chunk_invariant():
+    fs = 100.0
+    f, _ = _snap(fs_hz=fs, tilt=Rotation.from_euler("y", 120, degrees=True), snap_s=0.08)
+    whole = VerticalAccel(fs_hz=fs, use_gyro=False)(f, None)
+    for size in (1, 3, 7, 64):
+        va = VerticalAccel(fs_hz=fs, use_gyro=False)
+        parts = np.concatenate([va(f[i : i + size], None) for i in range(0, f.shape[0], size)])
+        np.testing.assert_array_equal(parts, whole)
+
+
+def test_a_sensor_that_turns_over_while_weightless_is_not_left_negated():
+    """A reversal with no way back (the sensor turned upside down in free fall, then stayed) is a fold
+    for at most MAX_FOLD_S: the resting accelerometer reads +1 g again."""
+    fs = 100.0
+    still = np.tile([0.0, 0.0, G], (100, 1))
+    weightless = np.tile([0.0, 0.0, 0.05], (20, 1))
+    flipped = np.tile([0.0, 0.0, -G], (200, 1))  # upside down, at rest
+    out = VerticalAccel(fs_hz=fs, use_gyro=False)(np.concatenate([still, weightless, flipped]), None)
+    assert (out[:100] > 0).all()
+    assert out[120] < 0  # read as a fold at first ...
+    np.testing.assert_allclose(out[-150:], G)  # ... then +1 g, as a sensor at rest reads
