@@ -71,6 +71,10 @@ UNDERSHOOT = 0.45
 # count: noisy grid 0.867 -> 0.875, seeds 30-33 0.984 -> 0.992, stamps jittering by 0.3 periods
 # 0.992 -> 1.0; the grid, no-gyro, tempo 1.5 and placement grids unchanged (dev acc.py).
 WALK_OFF_TOL = 0.25
+# Small trailing lobes after a turnaround are wiggles and not part of the rep, unless the rep was
+# this far (fraction of its excursion) off its start level at the turnaround and they bring it more
+# than halfway back: a bench throw's bar, caught a few cm low and pressed back up to lockout.
+PRESSED_BACK_OFF = 0.08
 # A movement that breaks a rest's quiet window may have left the rest level up to this long
 # before (a grinding rep's gentle start); further back it is more likely a fidget or a step.
 ONSET_BACK_S = 0.3
@@ -838,7 +842,9 @@ def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m:
     level (the first boundary within ``level_tol`` of its excursion, else the nearest within
     ``WALK_OFF_TOL``), two or more trailing lobes that each move less than a quarter of its
     excursion (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
-    up after a landing) and stays, unless it moves only a few centimetres.
+    up after a landing) and stays, unless it moves only a few centimetres (and does not press it
+    back to its level: PRESSED_BACK_OFF).  The concentric lobe's own end is not where a rep came
+    back: a thrown bar's apex may be level with lockout, and the catch and the press back follow.
     """
     levels = [0.0]
     for lb in lobes:
@@ -851,19 +857,22 @@ def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m:
         k -= 1  # lobes k+1.. are small; is the rep back at its level after lobe k?
     # at least two small lobes after: steps, not one last settle; the first back within level_tol,
     # else the nearest within WALK_OFF_TOL (not the landing of a jump, when the standing up is nearer)
-    back = [(abs(levels[j + 1] - levels[0]), j) for j in range(k, last) if lobes[j].end_kind != "rest"]
+    back = [(abs(levels[j + 1] - levels[0]), j) for j in range(max(k, k_conc + 1), last) if lobes[j].end_kind != "rest"]
     for off, j in back:
         if off <= level_tol * excursion and j < last - 1:
             return j
     near = min(back, default=None)
     if near is not None and near[0] <= WALK_OFF_TOL * excursion and near[1] < last - 1:
         return near[1]
-    # and a turnaround after the lift: trailing wiggles of a few centimetres
+    # and a turnaround after the lift: trailing wiggles of a few centimetres (not when they bring it
+    # back to its start level from well off it: a caught bar pressed back up to lockout)
     tiny = 0.5 * min_rom_m
     k = last
     while k > k_conc and abs(lobes[k].disp) < tiny:
         k -= 1
-    return k if lobes[k].end_kind != "rest" else last
+    off_k, off_end = abs(levels[k + 1] - levels[0]), abs(levels[last + 1] - levels[0])
+    pressed_back = off_k > PRESSED_BACK_OFF * excursion and off_end < 0.5 * off_k
+    return k if lobes[k].end_kind != "rest" and not pressed_back else last
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imu_tempo.reps import refine_rest_boundary
+from imu_tempo.reps import Lobe, moved_until, refine_rest_boundary
 from tests.motion import G, _minjerk_acc
 
 
@@ -44,3 +44,31 @@ def test_a_rest_end_does_not_follow_the_next_movement():
     a[nxt] = _minjerk_acc(0.6, 0.5, (t[nxt] - 1.3) / 0.6)
     r = refine_rest_boundary(g + a, 0, g=g, sign=+1, coarse=1.12 * fs, span=46, onset=False, tail=10)
     assert abs(r / fs - 1.1) < 0.02
+
+
+def _lobes(*moves: tuple[float, str]) -> list[Lobe]:
+    """Consecutive lobes from (displacement m, end kind); the first starts at a rest."""
+    out, t, kind = [], 0.0, "rest"
+    for disp, end_kind in moves:
+        out.append(Lobe(sign=1 if disp > 0 else -1, start=t, start_kind=kind, end=t + 50, end_kind=end_kind, disp=disp))
+        t, kind = t + 50, end_kind
+    return out
+
+
+def test_steps_after_the_return_are_left_out_of_the_rep():
+    """Pull-up: up, back down to the hang (a turnaround), then three small steps before the rest."""
+    lobes = _lobes((0.5, "down"), (-0.49, "up"), (0.04, "down"), (-0.05, "up"), (0.03, "rest"))
+    assert moved_until(lobes, 0, min_rom_m=0.15, level_tol=0.15) == 1
+
+
+def test_a_thrown_bar_caught_and_pressed_back_is_all_one_rep():
+    """Bench throw: down to the chest, up to an apex near lockout, caught 6-7 cm low and pressed back.
+    The apex (the concentric lobe's own end) is not where the rep came back (it ended there), and a
+    press that brings it back to its level from that far off is not a trailing wiggle (it ended at the catch)."""
+    level = _lobes((-0.39, "up"), (0.405, "down"), (-0.08, "up"), (0.068, "rest"))  # apex 1.5 cm over lockout
+    assert moved_until(level, 1, min_rom_m=0.15, level_tol=0.15) == 3
+    high = _lobes((-0.40, "up"), (0.46, "down"), (-0.12, "up"), (0.06, "rest"))  # apex 6 cm over
+    assert moved_until(high, 1, min_rom_m=0.15, level_tol=0.15) == 3
+    # a wiggle that takes it away from its level is still left out
+    wiggle = _lobes((-0.40, "up"), (0.40, "down"), (-0.05, "rest"))
+    assert moved_until(wiggle, 1, min_rom_m=0.15, level_tol=0.15) == 1
