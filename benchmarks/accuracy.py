@@ -2,7 +2,7 @@
 
     python -m benchmarks.accuracy [--quick] [--json out.json] [--noise MPS2 [--gyro-noise RADPS]]
                                   [--seeds A-B] [--rates 10,400] [--no-gyro] [--detector NAME] [--tempo X]
-                                  [--stamp-jitter P] [--placements]
+                                  [--stamp-jitter P] [--placements] [--exercises NAME,...]
 
 Grid: 4 exercises x rates (25, 50, 100, 200 Hz) x fatigue (fatiguing, fresh) x seeds, random sensor
 orientation, noise, bias, jitter; every 4th set also drops samples.  Each set is analysed with the
@@ -19,8 +19,10 @@ out (a jump cannot be slowed at will).  ``--stamp-jitter P`` moves every reporte
 a coarse packet clock does; the simulator's own stamp jitter stays within a quarter period.
 ``gaps_per_set`` counts the gaps the engine reported (every 4th set really drops samples).
 ``--placements`` wears the sensor elsewhere (``simulate --placement``): a chest strap in swings and
-jump squats, a chest strap and a watch in pull-ups (push presses have no other placement yet); the
-motion and the truth are the same sets', the sensor sees its own point and turns.
+jump squats, a chest strap and a watch in pull-ups, a velocity tracker on the bar in push presses (it
+rests in the rack until the hands take it, and stays level); the motion and the truth are the same
+sets', the sensor sees its own point and turns.  ``--exercises`` runs other presets than the grid's
+four, e.g. ``bench_throw`` (a preset added after the detector was built: never tuned on).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-EXERCISES = ("kettlebell_swing", "push_press", "jump_squat", "pull_up")
+EXERCISES = ("kettlebell_swing", "push_press", "jump_squat", "pull_up")  # the grid's (issue #2)
 
 
 def one(args: tuple) -> dict:
@@ -83,7 +85,8 @@ def one(args: tuple) -> dict:
     }
 
 
-def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None, placements: bool = False) -> list[tuple]:
+def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None, placements: bool = False,
+         exercises: tuple[str, ...] = EXERCISES) -> list[tuple]:
     """The sets: (exercise, rate, fatigue, seed, drop rate, ``sensor``: more simulate_session arguments).
 
     ``placements``: each exercise at each of its other placements instead of its own."""
@@ -91,7 +94,8 @@ def grid(quick: bool, sensor: dict | None = None, seeds=None, rates=None, placem
 
     rates = rates or ((50.0, 100.0) if quick else (25.0, 50.0, 100.0, 200.0))
     seeds = seeds if seeds is not None else (range(1) if quick else range(4))
-    exercises = [e for e in EXERCISES if e != "jump_squat"] if (sensor or {}).get("tempo", 1.0) != 1.0 else EXERCISES
+    if (sensor or {}).get("tempo", 1.0) != 1.0:
+        exercises = tuple(e for e in exercises if e != "jump_squat")
     worn = [(e, p) for e in exercises for p in PRESETS[e].placements[1:]] if placements else [(e, None) for e in exercises]
     out = []
     for k, ((ex, place), fs, fat, seed) in enumerate(itertools.product(worn, rates, (True, False), seeds)):
@@ -122,15 +126,18 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def run(quick: bool = False, jobs: int = 2, sensor: dict | None = None, seeds=None, rates=None,
-        detector: str | None = None, placements: bool = False) -> dict:
+        detector: str | None = None, placements: bool = False, exercises: tuple[str, ...] = EXERCISES) -> dict:
+    from imu_tempo.simulate import EXERCISES as PRESETS
+
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         settings_kw = {"detector": detector} if detector else {}
         if sensor and "tempo" in sensor:  # the truth's absolute limit scales with the tempo (simulate_session)
             settings_kw["threshold_s"] = round(1.2 * sensor["tempo"], 6)
-        rows = list(ex.map(one, [g + (settings_kw,) for g in grid(quick, sensor, seeds, rates, placements)]))
+        sets = grid(quick, sensor, seeds, rates, placements, exercises)
+        rows = list(ex.map(one, [g + (settings_kw,) for g in sets]))
     res = {"overall": summarize(rows)}
-    for ex_name in sorted({r["exercise"] for r in rows}, key=EXERCISES.index):
+    for ex_name in sorted({r["exercise"] for r in rows}, key=list(PRESETS).index):
         if not placements:
             res[ex_name] = summarize([r for r in rows if r["exercise"] == ex_name])
             continue
@@ -158,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stamp-jitter", type=float,
                     help="move each reported time stamp by up to +-X sample periods (uniform; a phone's or a packet clock's jitter)")
     ap.add_argument("--placements", action="store_true",
-                    help="each exercise worn elsewhere instead (simulate --placement: chest straps, a watch on pull-ups)")
+                    help="each exercise worn elsewhere instead (simulate --placement: chest straps, a watch on pull-ups, a bar)")
+    ap.add_argument("--exercises", help="comma-separated presets instead of the grid's four (e.g. bench_throw)")
     extra, rest = ap.parse_known_args(argv)
     seeds = rates = None
     if extra.seeds:
@@ -177,8 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         sensor["tempo"] = extra.tempo
     if extra.stamp_jitter:
         sensor["stamp_jitter"] = extra.stamp_jitter
+    exercises = tuple(extra.exercises.split(",")) if extra.exercises else EXERCISES
+    from imu_tempo.simulate import EXERCISES as PRESETS
+
+    unknown = [e for e in exercises if e not in PRESETS]
+    if unknown:
+        ap.error(f"unknown exercise(s) {', '.join(unknown)}; choose from {', '.join(PRESETS)}")
     return json_main(lambda quick: run(quick, sensor=sensor, seeds=seeds, rates=rates, detector=extra.detector,
-                                       placements=extra.placements),
+                                       placements=extra.placements, exercises=exercises),
                      __doc__, rest)
 
 
