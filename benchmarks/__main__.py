@@ -609,14 +609,16 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "Worn elsewhere: the same sets with the sensor where our presets do not put it (`python -m "
                 "benchmarks.accuracy --placements`, and `--no-gyro` with it; `imu-tempo simulate --placement`): a chest "
                 "strap in swings (it follows the torso's hinge, 0.26 m, not the bell) and in jump squats (the chest "
-                "drops further than the pelvis and turns with the torso), a chest strap in pull-ups (rises, hardly "
+                "drops further than the pelvis and turns with the torso), a phone in the trouser pocket in jump squats "
+                "(the thigh swings 50 deg forward at the bottom, and with each step), a chest strap in pull-ups (rises, hardly "
                 "turns), a watch in pull-ups (the hand holds the bar: the forearm only tilts, twice a rep, and "
                 "nothing rises) and a velocity tracker on the bar in push presses (it rests in the rack until the hands "
                 "take it, and stays level: without a gyroscope the orientation channel, reading the acceleration's size, "
                 "sees each press as two swings; those pieces of the vertical channel's lifts are not counted).  The "
                 "others are the analyzer's weak spots, measured, not tuned: with a gyroscope a chest "
                 "strap's swings (about 1 m/s, a third of the wrist's speed) lose the vertical channel's drift tracking; "
-                "without one, the magnitude of a chest that leans into a squat is not its vertical acceleration; and "
+                "without one, the magnitude of a chest that leans into a squat, or of a thigh that swings, is not its "
+                "vertical acceleration; and "
                 "no channel counts a watch's pull-ups.",
                 "",
             ]

@@ -794,11 +794,17 @@ class _JumpSquatBody(_Body):
     Channels: pelvis position ``hx, hy, hz`` (m, body frame), forward
     ``tilt``, ``roll`` and ``yaw`` (rad).  Flight is ballistic in ``hz``
     (a = -g) and at constant velocity in ``hx``; the pelvis lands at its
-    takeoff height.
+    takeoff height.  A phone in the front trouser pocket rides on the thigh,
+    which swings forward as the knees bend (both legs alike: the pelvis height
+    sets the angle) and with each step.
     """
 
-    placements = ("lower back", "chest")
+    placements = ("lower back", "chest", "thigh")
     CHEST_M = 0.40  # pelvis to a chest strap's sensor, along the torso (which leans as the pelvis tilts)
+    HIP_DROP_M = 0.05  # the hip joint, below the lower-back sensor
+    POCKET_M = 0.20  # hip to a pocketed phone, along the thigh
+    THIGH_RAD_PER_M = 2.6  # the thigh's forward swing per metre the pelvis sinks (52 deg at the squat's bottom)
+    arm_swing = ("_leg", 0.35)  # walking swings the thigh (its pose only reads it for the pocket)
     standing = {"hx": 0.0, "hy": 0.0, "hz": 1.00, "tilt": 0.0, "roll": 0.0, "yaw": 0.0}
     fidget = {"hx": 0.01, "hy": 0.01, "hz": 0.004, "tilt": 0.02, "roll": 0.015, "yaw": 0.03}
     wobble = {"roll": 0.03, "yaw": 0.03}
@@ -880,6 +886,14 @@ class _JumpSquatBody(_Body):
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
         pos = np.column_stack([ch["hx"], ch["hy"], ch["hz"]])
+        if self.placement == "thigh":
+            # the thigh swings forward as the pelvis sinks below standing; above it (on the toes, in
+            # flight) the leg is straight: a smooth floor 2 cm wide (softplus), no kink at standing height
+            sink = self.standing["hz"] - ch["hz"]
+            bend = self.THIGH_RAD_PER_M * 0.02 * np.logaddexp(0.0, sink / 0.02) + ch["_leg"]
+            along = self.POCKET_M * np.column_stack([np.sin(bend), np.full_like(bend, 0.10 / self.POCKET_M), -np.cos(bend)])
+            pocket = pos + _rot("z", ch["yaw"]).apply(along) - np.column_stack([np.zeros((bend.size, 2)), np.full_like(bend, self.HIP_DROP_M)])
+            return pocket, _rot("z", ch["yaw"]) * _rot("y", -bend) * _rot("x", ch["roll"])
         if self.placement == "chest":
             up = self.CHEST_M * np.column_stack([np.sin(ch["tilt"]), np.zeros_like(ch["tilt"]), np.cos(ch["tilt"])])
             pos = pos + _rot("z", ch["yaw"]).apply(up)

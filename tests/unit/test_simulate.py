@@ -411,6 +411,20 @@ class TestPlacements:
             assert chest < other if exercise == "kettlebell_swing" else chest > other
             assert _turn_deg(m, k0, k1) > 25.0
 
+    def test_a_phone_in_the_pocket_swings_with_the_thigh(self):
+        """Jump squat: the thigh swings forward about 50 deg at the squat's bottom, is straight in the
+        flight, and the pocket sinks less than the pelvis; walking swings it at the stride rate."""
+        m, back = placed_motion("jump_squat", "thigh"), placed_motion("jump_squat", None)
+        for _, _, start, end, _ in m.reps:
+            k0, k1 = _index(m.t_s, start), _index(m.t_s, end)
+            assert 40.0 < _turn_deg(m, k0, k1) < 65.0
+            bottom = k0 + int(np.argmin(back.pos_m[k0:k1, 2]))
+            sink_back = back.pos_m[k0, 2] - back.pos_m[bottom, 2]
+            assert 0.5 * sink_back < m.pos_m[k0, 2] - m.pos_m[bottom, 2] < sink_back
+        walk = next(a for a in m.activities if a.label == "walk")
+        k0, k1 = _index(m.t_s, walk.start_s), _index(m.t_s, walk.end_s)
+        assert _turn_deg(m, k0, k1) > 15.0 > _turn_deg(back, k0, k1)
+
     def test_a_placement_the_exercise_does_not_have_is_a_config_error(self):
         with pytest.raises(ConfigError, match=r"push_press.*wrist.*bar"):
             simulate_session(exercise="push_press", placement="chest")
