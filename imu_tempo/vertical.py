@@ -214,19 +214,17 @@ class VerticalAccel:
         lo = 0
         while lo < n:
             idx = lo + np.flatnonzero(mag[lo:] >= FOLD_MIN_MPS2)
-            if idx.size == 0:
-                sign[lo:] = self._fold_sign
-                self._fold_run = self._fold_run + (n - lo) if self._fold_sign < 0 else 0
-                break
-            prev = np.empty((idx.size, 3))
-            prev[0] = f[idx[0]] if self._fold_ref is None else self._fold_ref
-            prev[1:] = f[idx[:-1]]
-            flips = np.einsum("ij,ij->i", f[idx], prev) < 0
-            at = np.full(n - lo, -1)
-            at[idx - lo] = np.arange(idx.size)
-            at = np.maximum.accumulate(at)  # the last reference sample at or before each sample
-            par = np.where(np.cumsum(flips) % 2 == 1, -self._fold_sign, self._fold_sign)
-            s = np.where(at >= 0, par[np.maximum(at, 0)], self._fold_sign)
+            s = np.full(n - lo, self._fold_sign)
+            if idx.size:
+                prev = np.empty((idx.size, 3))
+                prev[0] = f[idx[0]] if self._fold_ref is None else self._fold_ref
+                prev[1:] = f[idx[:-1]]
+                flips = np.einsum("ij,ij->i", f[idx], prev) < 0
+                at = np.full(n - lo, -1)
+                at[idx - lo] = np.arange(idx.size)
+                at = np.maximum.accumulate(at)  # the last reference sample at or before each sample
+                par = np.where(np.cumsum(flips) % 2 == 1, -self._fold_sign, self._fold_sign)
+                s = np.where(at >= 0, par[np.maximum(at, 0)], s)
             # runs of -1: how long each has lasted at each sample (the first run goes on from the last block)
             neg = s < 0
             starts = np.flatnonzero(neg & ~np.concatenate(([self._fold_sign < 0], neg[:-1])))
@@ -237,8 +235,8 @@ class VerticalAccel:
             over = np.flatnonzero(neg & (length > self._max_fold))
             if over.size == 0:
                 sign[lo:] = s
-                last = idx[-1]
-                self._fold_ref = f[last].copy()
+                if idx.size:
+                    self._fold_ref = f[idx[-1]].copy()
                 self._fold_sign = float(s[-1])
                 self._fold_run = int(length[-1]) if s[-1] < 0 else 0
                 break

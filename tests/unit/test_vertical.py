@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
 from imu_tempo.vertical import VerticalAccel
@@ -130,6 +131,22 @@ def test_the_unfolding_is_chunk_invariant():
         va = VerticalAccel(fs_hz=fs, use_gyro=False)
         parts = np.concatenate([va(f[i : i + size], None) for i in range(0, f.shape[0], size)])
         np.testing.assert_array_equal(parts, whole)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 40])
+def test_a_fold_that_lasts_too_long_ends_alike_in_any_split(size):
+    """A fold followed by half a second of weightlessness (no sample to reference): the fold still ends
+    MAX_FOLD_S after it began, whether or not a block holds only weightless samples."""
+    fs = 100.0
+    f = np.concatenate([
+        np.tile([0.0, 0.0, G], (50, 1)), np.tile([0.0, 0.0, 0.05], (3, 1)), np.tile([0.0, 0.0, -2 * G], (5, 1)),
+        np.tile([0.0, 0.0, 0.05], (50, 1)), np.tile([0.0, 0.0, -G], (50, 1)),
+    ])
+    whole = VerticalAccel(fs_hz=fs, use_gyro=False)(f, None)
+    assert (whole[53:58] < 0).all() and (whole[-40:] > 0).all()
+    va = VerticalAccel(fs_hz=fs, use_gyro=False)
+    parts = np.concatenate([va(f[i : i + size], None) for i in range(0, f.shape[0], size)])
+    np.testing.assert_array_equal(parts, whole)
 
 
 def test_a_sensor_that_turns_over_while_weightless_is_not_left_negated():
