@@ -112,6 +112,7 @@ _INT16 = 32768.0
 _MIN_FS_HZ, _MAX_FS_HZ = 10.0, 400.0
 _MIN_INTERNAL_HZ = 1000.0
 _MIN_REST_S = 10.0
+SLEEVE_M = 0.25  # a velocity tracker on the bar's sleeve: this far outside the left hand
 
 # The tempo rule used to compute ``truth_failure`` (the defaults of Settings).
 _THRESHOLD_S = 1.2
@@ -658,7 +659,6 @@ class _PushPressBody(_Body):
 
     placements = ("wrist", "bar")
     carried = ("bar",)
-    SLEEVE_M = 0.25  # the sensor on the bar, outside the left hand
     ARM_M = 0.62
     standing = {"wx": 0.05, "wy": 0.20, "wz": 0.85, "alpha": 0.0, "twist": 0.0, "roll": 0.0}
     fidget = {"wx": 0.01, "wy": 0.01, "wz": 0.008, "alpha": 0.03, "twist": 0.05, "roll": 0.03}
@@ -734,14 +734,26 @@ class _PushPressBody(_Body):
         tl.activity("rack", t0)
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
-        if self.placement == "bar":  # level; the wrists' flexion rolls it a little about its axis
-            pos = np.column_stack([ch["wx"], ch["wy"] + self.SLEEVE_M, ch["wz"] + 0.03])
-            return pos, _rot("y", 0.2 * (self.RACK["alpha"] - ch["alpha"])) * _rot("x", 0.3 * ch["roll"])
-        swing = ch["_arm"]  # walking arm swing of the hanging arm (rad)
-        x = ch["wx"] + self.ARM_M * np.sin(swing)
-        z = ch["wz"] + self.ARM_M * (1.0 - np.cos(swing))
-        pos = np.column_stack([x, ch["wy"], z])
-        return pos, _rot("y", -(ch["alpha"] + swing)) * _rot("x", ch["roll"]) * _rot("z", ch["twist"])
+        if self.placement == "bar":
+            return _bar_pose(ch, ch["wz"] + 0.03, alpha_level=self.RACK["alpha"])
+        return _wrist_pose(ch)
+
+
+def _wrist_pose(ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
+    """A watch at ``wx, wy, wz`` on a forearm at ``alpha`` (rad from hanging down), ``roll``, ``twist``;
+    walking swings the hanging arm (``_arm``) about the shoulder."""
+    swing = ch["_arm"]
+    x = ch["wx"] + _PushPressBody.ARM_M * np.sin(swing)
+    z = ch["wz"] + _PushPressBody.ARM_M * (1.0 - np.cos(swing))
+    pos = np.column_stack([x, ch["wy"], z])
+    return pos, _rot("y", -(ch["alpha"] + swing)) * _rot("x", ch["roll"]) * _rot("z", ch["twist"])
+
+
+def _bar_pose(ch: Mapping[str, np.ndarray], z: np.ndarray, *, alpha_level: float) -> tuple[np.ndarray, _Quat]:
+    """A velocity tracker on the bar's sleeve, outside the left hand, at height ``z``: level when the
+    forearm is at ``alpha_level``; the wrists' flexion rolls the bar a little about its axis."""
+    pos = np.column_stack([ch["wx"], ch["wy"] + SLEEVE_M, z])
+    return pos, _rot("y", 0.2 * (alpha_level - ch["alpha"])) * _rot("x", 0.3 * ch["roll"])
 
 
 def _max_takeoff_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> float:
@@ -1057,7 +1069,6 @@ class _BenchThrowBody(_Body):
     placements = ("bar", "wrist")
     carried = ("bar",)
     BAR_ABOVE_WRIST_M = 0.03
-    SLEEVE_M = 0.25
     standing = {"wx": 0.05, "wy": 0.20, "wz": 0.85, "alpha": 0.0, "twist": 0.0, "roll": 0.0, "bz": 1.03}
     fidget = {"wx": 0.01, "wy": 0.01, "wz": 0.008, "alpha": 0.03, "twist": 0.05, "roll": 0.03}
     wobble = {"twist": 0.04, "roll": 0.03}
@@ -1164,14 +1175,9 @@ class _BenchThrowBody(_Body):
         tl.activity("rack", t0)
 
     def pose(self, ch: Mapping[str, np.ndarray]) -> tuple[np.ndarray, _Quat]:
-        if self.placement == "bar":  # level across the hands; the wrists' flexion rolls it a little
-            pos = np.column_stack([ch["wx"], ch["wy"] + self.SLEEVE_M, ch["bz"]])
-            return pos, _rot("y", 0.2 * (math.pi - ch["alpha"])) * _rot("x", 0.3 * ch["roll"])
-        swing = ch["_arm"]  # walking arm swing of the hanging arm (rad)
-        x = ch["wx"] + _PushPressBody.ARM_M * np.sin(swing)
-        z = ch["wz"] + _PushPressBody.ARM_M * (1.0 - np.cos(swing))
-        pos = np.column_stack([x, ch["wy"], z])
-        return pos, _rot("y", -(ch["alpha"] + swing)) * _rot("x", ch["roll"]) * _rot("z", ch["twist"])
+        if self.placement == "bar":
+            return _bar_pose(ch, ch["bz"], alpha_level=math.pi)
+        return _wrist_pose(ch)
 
 
 # ---------------------------------------------------------------------------
