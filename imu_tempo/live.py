@@ -235,8 +235,7 @@ async def live_session(
     started = time.monotonic()
     axes = _gyro_axes(args)
     async with _open_source(args, status=status) as (source, stats):
-        if axes is not False:
-            source = _MappedGyro(source, axes)
+        source = _MappedGyro(source, axes) if axes is not False else _GyroAxesCheck(source, status=status)
         if recorder is not None:
             recorder.describe = lambda block: _recording_metadata(source.name, stats(), block)
         if on_block is not None:
@@ -365,6 +364,77 @@ class _MappedGyro(WrappedSource):
                 if block.gyro is not None:
                     block = dataclasses.replace(block, gyro=None if self.m is None else block.gyro @ self.m.T)
                 yield block
+
+
+class _GyroAxesCheck(WrappedSource):
+    """A source whose gyroscope is checked against its accelerometer (:mod:`imu_tempo.sources.axes`).
+
+    A recording is checked as it is read; a live stream on its first minutes: at CHECK_AT_S seconds
+    of data (and at its end, if it ends first), in a worker thread, until the sensor has turned enough
+    to tell.  A gyroscope in another convention is said once, as a ``gyro_axes`` status event naming
+    the ``--gyro-axes`` map that fits.  The blocks pass on unchanged: the analysis goes on as the
+    device sends it (restart with the flag; a ``--record`` file is checked again when it is read).
+    """
+
+    CHECK_AT_S = (30.0, 60.0, 120.0, 240.0)
+
+    def __init__(self, inner: Any, *, status: Callable[[StatusEvent], None]) -> None:
+        super().__init__(inner)
+        self._status = status
+        self._t: list[Any] = []
+        self._a: list[Any] = []
+        self._g: list[Any] = []
+        self._checks = 0  # checks started
+        self._checked_s = 0.0  # data span the last check saw
+        self._task: asyncio.Task[Any] | None = None
+        self._done = False
+
+    async def _iterate(self) -> AsyncIterator[SampleBlock]:
+        async with self._inner_blocks() as it:
+            async for block in it:
+                if not self._done and block.gyro is not None:
+                    self._take(block)
+                yield block
+        if not self._done:  # the stream ended before a verdict: judge what came
+            if self._task is not None:
+                self._settle(await self._task)
+            if not self._done and self._t and self._span() > self._checked_s:
+                self._start()
+                assert self._task is not None
+                self._settle(await self._task)
+
+    def _span(self) -> float:
+        return float(self._t[-1][-1] - self._t[0][0])
+
+    def _take(self, block: SampleBlock) -> None:
+        if self._task is not None and self._task.done():
+            self._settle(self._task.result())  # a failed check raises here: never swallowed
+        if self._done:
+            return
+        self._t.append(block.t_s)
+        self._a.append(block.accel)
+        self._g.append(block.gyro)
+        if self._task is None and self._span() >= self.CHECK_AT_S[self._checks]:
+            self._start()
+
+    def _start(self) -> None:
+        import numpy as np
+
+        from .sources.axes import gyro_axes_verdict
+
+        t, a, g = (np.concatenate(x) for x in (self._t, self._a, self._g))
+        self._checks += 1
+        self._checked_s = self._span()
+        self._task = asyncio.ensure_future(asyncio.to_thread(gyro_axes_verdict, t, a, g, source="as the device sends it"))
+
+    def _settle(self, verdict: Any) -> None:
+        self._task = None
+        if verdict is not None and verdict.message is not None:
+            self._status(StatusEvent(state="gyro_axes", message=f"{self.name}: {verdict.message}",
+                                     details={"gyro_axes": verdict.spec}))
+        if (verdict is not None and verdict.decisive) or self._checks >= len(self.CHECK_AT_S):
+            self._done = True
+            self._t, self._a, self._g = [], [], []
 
 
 class _UntilDeviceTime(WrappedSource):

@@ -40,7 +40,7 @@ from .state import LiveView
 
 _STYLE = {"ok": "bold green", "warning": "bold yellow", "failure": "bold white on red", "idle": "dim"}
 _LINK_STYLE = {"streaming": "green", "waiting": "dim", "lost": "bold red", "reconnecting": "bold yellow",
-               "stalled": "bold yellow", "ended": "cyan"}
+               "stalled": "bold yellow", "ended": "cyan", "saturated": "bold yellow", "gyro_axes": "bold yellow"}
 #: Rows of the current set shown (the latest ones).
 MAX_ROWS = 16
 

@@ -14,7 +14,8 @@ than 0.5 rad/s), where that direction is gravity; the mean angle between the two
 moments is the score.  The right convention scores a few degrees (what linear acceleration
 and noise leave); a wrong one, several times more once the sensor has turned between calm
 moments.  :func:`check_gyro_axes` stops a reading whose own convention scores clearly worse
-than another, and says which to pass: ``--gyro-axes=-x,-y,-z``, or ``none`` to leave the
+than another (:func:`gyro_axes_verdict`; live streams are checked on their first minutes and told
+with a status event, ``live._GyroAxesCheck``), and says which to pass: ``--gyro-axes=-x,-y,-z``, or ``none`` to leave the
 gyroscope out.  A ``--gyro-axes`` spec maps the file's columns to the sensor's axes: ``y,x,-z``
 reads gx from the file's gy column, gy from gx, and gz from -gz.
 """
@@ -22,13 +23,14 @@ reads gx from the file's gy column, gy from gx, and gz from -gz.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ConfigError, UnitError
 
-__all__ = ["parse_gyro_axes", "format_gyro_axes", "disagreement_deg", "check_gyro_axes", "gyro_in_accel_axes",
-           "dead_gyro_note", "CONVENTIONS"]
+__all__ = ["parse_gyro_axes", "format_gyro_axes", "disagreement_deg", "check_gyro_axes", "gyro_axes_verdict",
+           "GyroAxesVerdict", "gyro_in_accel_axes", "dead_gyro_note", "CONVENTIONS"]
 
 STANDARD_GRAVITY = 9.80665
 _AXES = "xyz"
@@ -151,35 +153,57 @@ def _step_rotations(rv: np.ndarray) -> np.ndarray:
     return c * np.eye(3) - s * cross + (1.0 - c) * ax[..., :, None] * ax[..., None, :]
 
 
-def check_gyro_axes(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, *, path: str, source: str) -> None:
-    """Raise :class:`UnitError` when the gyroscope's convention (``source``: where it came from, for
-    the message) disagrees with the accelerometer clearly more than another convention does."""
+@dataclass(frozen=True, slots=True)
+class GyroAxesVerdict:
+    """What :func:`gyro_axes_verdict` found.
+
+    ``message`` is None when the gyroscope's own convention fits (or none fits clearly better);
+    else it says what is wrong and what to pass, and ``spec`` is the ``--gyro-axes`` map that fits
+    (None when no other fits clearly better).  ``decisive``: the sensor turned enough to tell the
+    conventions apart (a mismatch is only reported when it did).
+    """
+
+    message: str | None
+    spec: str | None
+    decisive: bool
+
+
+def gyro_axes_verdict(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, *, source: str) -> GyroAxesVerdict | None:
+    """Does the gyroscope's convention (``source``: where it came from, for the message) disagree with
+    the accelerometer clearly more than another convention does?  None when the data has no calm
+    moment to judge by."""
     scores = disagreement_deg(t_s, accel, gyro, CONVENTIONS)
     if scores is None:
-        return
+        return None
     order = np.argsort(scores)
     best, second = int(order[0]), int(order[1])
     s_own, s_best = float(scores[IDENTITY]), float(scores[best])
-    if best == IDENTITY or s_own < WORSE * s_best or s_own - s_best < WORSE_DEG:
-        return
-    if float(np.median(scores)) - s_best < EVIDENCE_DEG:
-        return  # the sensor hardly turned: no convention is more plausible than another
+    decisive = float(np.median(scores)) - s_best >= EVIDENCE_DEG  # else the sensor hardly turned
+    if best == IDENTITY or s_own < WORSE * s_best or s_own - s_best < WORSE_DEG or not decisive:
+        return GyroAxesVerdict(None, None, decisive)
     head = (
         f"the gyroscope disagrees with the accelerometer: turned by its rates ({source}), gravity lands "
         f"{s_own:.0f} deg on average from where the accelerometer sees it at calm moments"
     )
     if scores[second] >= UNIQUE * s_best:
         spec = format_gyro_axes(CONVENTIONS[best])
-        raise UnitError(
+        return GyroAxesVerdict(
             f"{head}; read as {spec}, {s_best:.0f} deg.  Its axes or signs follow another convention than the "
             f"accelerometer's: pass --gyro-axes={spec} (or --gyro-axes=none to analyse without the gyroscope).",
-            path=path,
+            spec, decisive,
         )
-    raise UnitError(
+    return GyroAxesVerdict(
         f"{head}, and no other order or signs of its axes fit clearly better.  Check that gx,gy,gz are the "
         "gyroscope's columns, or pass --gyro-axes=none to analyse without the gyroscope.",
-        path=path,
+        None, decisive,
     )
+
+
+def check_gyro_axes(t_s: np.ndarray, accel: np.ndarray, gyro: np.ndarray, *, path: str, source: str) -> None:
+    """Raise :class:`UnitError` when :func:`gyro_axes_verdict` finds the gyroscope's convention wrong."""
+    verdict = gyro_axes_verdict(t_s, accel, gyro, source=source)
+    if verdict is not None and verdict.message is not None:
+        raise UnitError(verdict.message, path=path)
 
 
 #: A gyroscope column whose range stays below this (rad/s) over the whole recording reads nothing: real

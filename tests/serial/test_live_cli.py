@@ -58,6 +58,7 @@ class TestDemo:
         reps = [e for e in events if e["event"] == "rep"]
         assert len(reps) >= 3 and REP_FIELDS <= set(reps[0])
         assert "set_end" in kinds
+        assert not [e for e in events if e.get("state") == "gyro_axes"]  # its gyroscope was checked, and fits
         end = events[-1]
         assert end["event"] == "status" and end["state"] == "ended" and end["ended_by"] == "stream ended"
         assert end["reps"] == len(reps) and end["dropped_samples"] == 0 and end["corrupt_frames"] == 0

@@ -1,0 +1,87 @@
+"""A live gyroscope in another axis convention is said once, as a ``gyro_axes`` status event.
+
+A recording is checked as it is read (``sources.axes``); a live stream cannot be, so ``live``
+checks its first minutes of data (``live._GyroAxesCheck``).  Through a real pseudo-terminal and
+a real recording on disk; the blocks pass on unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import numpy as np
+from serialkit import simulated_session, wearable_for
+
+from imu_tempo.live import _GyroAxesCheck
+from imu_tempo.sources.recording import ReplaySource, read_recording, write_recording
+from imu_tempo.sources.serial import SerialSource
+from imu_tempo.types import StatusEvent
+
+
+def run(coro):  # noqa: ANN001, ANN201 - a tiny runner with a hard deadline
+    async def guarded():  # noqa: ANN202
+        async with asyncio.timeout(60):
+            return await coro
+
+    return asyncio.run(guarded())
+
+
+async def over_the_pty(session: SimpleNamespace) -> tuple[list[StatusEvent], list]:
+    """Stream ``session`` from a simulated wearable on a pty through a checked SerialSource."""
+    w = wearable_for(session, speed=40.0)
+    statuses: list[StatusEvent] = []
+    blocks = []
+    src = _GyroAxesCheck(SerialSource(w.port, status=statuses.append, stall_s=30.0, reconnect_s=10.0),
+                         status=statuses.append)
+    try:
+        async with src:
+            w.start()
+            async for b in src:
+                blocks.append(b)
+                if b.t_s[-1] >= w.last_t_s - 1e-9:
+                    break
+    finally:
+        w.stop()
+    return statuses, blocks
+
+
+def long_set(*, flip: bool) -> SimpleNamespace:
+    """A 45 s kettlebell set (past the first check at 30 s), its gyroscope as is or with every sign flipped."""
+    s = simulated_session(100.0, reps=28)
+    assert s.t_s[-1] > 40.0
+    return SimpleNamespace(t_s=s.t_s, accel=s.accel, gyro=-s.gyro if flip else s.gyro, fs_hz=s.fs_hz)
+
+
+def test_a_flipped_gyroscope_is_said_once_with_the_map_that_fits() -> None:
+    statuses, blocks = run(over_the_pty(long_set(flip=True)))
+    said = [s for s in statuses if s.state == "gyro_axes"]
+    assert len(said) == 1
+    assert said[0].details == {"gyro_axes": "-x,-y,-z"} and "--gyro-axes=-x,-y,-z" in said[0].message
+    assert blocks[-1].t_s[-1] > 40.0  # said during the stream, which went on
+
+
+def test_a_gyroscope_in_the_accelerometers_axes_says_nothing() -> None:
+    statuses, blocks = run(over_the_pty(long_set(flip=False)))
+    assert [s.state for s in statuses if s.state == "gyro_axes"] == []
+    assert all(b.gyro is not None for b in blocks)
+
+
+def test_a_stream_shorter_than_the_first_check_is_judged_when_it_ends(tmp_path) -> None:  # noqa: ANN001
+    s = simulated_session(100.0, reps=4)  # 18 s
+    path = tmp_path / "swapped.csv"
+    write_recording(path, t_s=s.t_s, accel=s.accel, gyro=s.gyro[:, [1, 0, 2]])
+    rec = read_recording(path, gyro_axes="x,y,z")  # read as it is (the reader would stop it)
+    statuses: list[StatusEvent] = []
+
+    async def replay() -> list:
+        out = []
+        async with _GyroAxesCheck(ReplaySource(rec, speed=None), status=statuses.append) as src:
+            async for b in src:
+                out.append(b)
+        return out
+
+    blocks = run(replay())
+    said = [st for st in statuses if st.state == "gyro_axes"]
+    assert len(said) == 1 and said[0].details == {"gyro_axes": "y,x,z"}
+    np.testing.assert_array_equal(np.concatenate([b.gyro for b in blocks]), rec.gyro)  # passed on unchanged
