@@ -844,7 +844,8 @@ def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m:
     excursion (and less than ``min_rom_m``) are left out.  A single one is the last settle (standing
     up after a landing) and stays, unless it moves only a few centimetres (and does not press it
     back to its level: PRESSED_BACK_OFF).  The concentric lobe's own end is not where a rep came
-    back: a thrown bar's apex may be level with lockout, and the catch and the press back follow.
+    back: a thrown bar's apex may be level with lockout, and the catch and the press back follow
+    (however small: two or more small lobes after the concentric's top turnaround stay).
     """
     levels = [0.0]
     for lb in lobes:
@@ -872,7 +873,8 @@ def moved_until(lobes: tuple[Lobe, ...] | list[Lobe], k_conc: int, *, min_rom_m:
         k -= 1
     off_k, off_end = abs(levels[k + 1] - levels[0]), abs(levels[last + 1] - levels[0])
     pressed_back = off_k > PRESSED_BACK_OFF * excursion and off_end < 0.5 * off_k
-    return k if lobes[k].end_kind != "rest" and not pressed_back else last
+    caught = k == k_conc and last - k >= 2  # a dip and a return after the lift's top: a catch, pressed back
+    return k if lobes[k].end_kind != "rest" and not pressed_back and not caught else last
 
 
 @dataclass

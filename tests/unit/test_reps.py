@@ -64,11 +64,14 @@ def test_steps_after_the_return_are_left_out_of_the_rep():
 def test_a_thrown_bar_caught_and_pressed_back_is_all_one_rep():
     """Bench throw: down to the chest, up to an apex near lockout, caught 6-7 cm low and pressed back.
     The apex (the concentric lobe's own end) is not where the rep came back (it ended there), and a
-    press that brings it back to its level from that far off is not a trailing wiggle (it ended at the catch)."""
+    press that brings it back to its level from that far off is not a trailing wiggle (it ended at the catch),
+    nor are a catch and a press that both move a few cm (it ended at the apex)."""
     level = _lobes((-0.39, "up"), (0.405, "down"), (-0.08, "up"), (0.068, "rest"))  # apex 1.5 cm over lockout
     assert moved_until(level, 1, min_rom_m=0.15, level_tol=0.15) == 3
     high = _lobes((-0.40, "up"), (0.46, "down"), (-0.12, "up"), (0.06, "rest"))  # apex 6 cm over
     assert moved_until(high, 1, min_rom_m=0.15, level_tol=0.15) == 3
+    gentle = _lobes((-0.43, "up"), (0.445, "down"), (-0.07, "up"), (0.051, "rest"))  # caught and pressed 5-7 cm
+    assert moved_until(gentle, 1, min_rom_m=0.15, level_tol=0.15) == 3
     # a wiggle that takes it away from its level is still left out
     wiggle = _lobes((-0.40, "up"), (0.40, "down"), (-0.05, "rest"))
     assert moved_until(wiggle, 1, min_rom_m=0.15, level_tol=0.15) == 1
