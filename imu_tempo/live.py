@@ -377,6 +377,7 @@ class _GyroAxesCheck(WrappedSource):
     """
 
     CHECK_AT_S = (30.0, 60.0, 120.0, 240.0)
+    MAX_GAP_S = 0.25  # a longer gap (or time going back) starts the data to judge afresh
 
     def __init__(self, inner: Any, *, status: Callable[[StatusEvent], None]) -> None:
         super().__init__(inner)
@@ -411,6 +412,10 @@ class _GyroAxesCheck(WrappedSource):
             self._settle(self._task.result())  # a failed check raises here: never swallowed
         if self._done:
             return
+        if self._t and not 0.0 < block.t_s[0] - self._t[-1][-1] <= self.MAX_GAP_S:
+            # a gap, or a device clock that restarted (a reconnect): judge the new stretch on its own
+            self._t, self._a, self._g = [], [], []
+            self._checked_s = 0.0
         self._t.append(block.t_s)
         self._a.append(block.accel)
         self._g.append(block.gyro)

@@ -14,9 +14,9 @@ than 0.5 rad/s), where that direction is gravity; the mean angle between the two
 moments is the score.  The right convention scores a few degrees (what linear acceleration
 and noise leave); a wrong one, several times more once the sensor has turned between calm
 moments.  :func:`check_gyro_axes` stops a reading whose own convention scores clearly worse
-than another (:func:`gyro_axes_verdict`; live streams are checked on their first minutes and told
-with a status event, ``live._GyroAxesCheck``), and says which to pass: ``--gyro-axes=-x,-y,-z``, or ``none`` to leave the
-gyroscope out.  A ``--gyro-axes`` spec maps the file's columns to the sensor's axes: ``y,x,-z``
+than another (:func:`gyro_axes_verdict`; a live stream is checked on its first minutes and told
+with a status event, ``live._GyroAxesCheck``), and says which to pass: ``--gyro-axes=-x,-y,-z``,
+or ``none`` to leave the gyroscope out.  A ``--gyro-axes`` spec maps the file's columns to the sensor's axes: ``y,x,-z``
 reads gx from the file's gy column, gy from gx, and gz from -gz.
 """
 
