@@ -199,9 +199,38 @@ def run(args: argparse.Namespace) -> int:
     elif len(outcomes) == 1 or not (args.summary or args.reps_csv):
         for o in ok:
             print_table(o.result, sys.stdout)
+            if args.measure is None:
+                hint = measure_hint(o.result)
+                if hint:
+                    sys.stderr.write(f"imu-tempo analyze: hint: {hint}\n")
     else:
         batch.print_summary(outcomes, sys.stdout, measure=settings.measure)
     return batch.report_problems(outcomes, skipped, sys.stderr)
+
+
+def measure_hint(res: dict[str, Any]) -> str | None:
+    """What to say when whole reps were timed and a set failed the absolute limit at its first rep.
+
+    A push press, a pull-up or a jump squat lowers slowly and pauses: the whole rep lasts 2 s and
+    more, so with the default ``--measure rep`` and ``--threshold-s 1.2`` every rep fails.  The
+    lifting phase alone (``--measure concentric``) is what slows down when the athlete tires.
+    """
+    st = res["settings"]
+    if st["measure"] != "rep":
+        return None
+    first = [s for s in res["sets"] if s["first_failure_rep"] == 1 and s["failure_reason"] == "absolute"]
+    if not first:
+        return None
+    rep_s = first[0]["reps"][0]["duration_s"]
+    said = (
+        f"rep 1 of set {first[0]['index']} already lasted {rep_s:.2f} s (over --threshold-s {st['threshold_s']:g}) from "
+        "leaving the start position to being back: for a lift with a slow lowering or a pause, time the lifting "
+        "phase alone with --measure concentric"
+    )
+    recommended = (res.get("metadata") or {}).get("recommended_measure")
+    if recommended and recommended != "rep":
+        said += f" (the recording recommends --measure {recommended})"
+    return said
 
 
 def print_table(res: dict[str, Any], out: TextIO) -> None:
