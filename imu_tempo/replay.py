@@ -17,7 +17,7 @@ import asyncio
 import json
 import sys
 
-from .analysis import analysis_json
+from .analysis import analysis_json, measure_hint
 from .display.hub import ObservedSource
 from .engine import Engine
 from .outputs import JsonlPrinter
@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
                                         warnings=rec.warnings), sys.stdout, indent=1)
                 sys.stdout.write("\n")
                 sys.stdout.flush()
+            elif not args.jsonl and args.measure is None:
+                hint = measure_hint(analysis_json(engine, recording=str(args.recording), metadata=rec.metadata))
+                if hint:
+                    sys.stderr.write(f"imu-tempo replay: hint: {hint}\n")
             await shown.linger()
 
     try:

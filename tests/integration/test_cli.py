@@ -148,7 +148,7 @@ def test_what_the_reader_warned_about_is_in_the_json_of_analyze_and_replay_alike
     assert "warnings" not in json.loads(clean)  # nothing to say: no key
 
 
-def test_analyze_hints_at_the_concentric_measure_when_rep_1_is_over_the_limit(capsys):
+def test_analyze_and_replay_hint_at_the_concentric_measure_when_rep_1_is_over_the_limit(capsys):
     """The shipped jump squats, timed whole (the default): rep 1 lasts 2 s and fails at once.  The hint
     names the flag (and the recording's own recommendation); it is not given once a measure is chosen,
     nor for swings, whose whole reps are the tempo."""
@@ -161,4 +161,8 @@ def test_analyze_hints_at_the_concentric_measure_when_rep_1_is_over_the_limit(ca
     code, out, err = _run(capsys, "analyze", squats, "--json")
     assert code == 0 and "hint:" not in err and json.loads(out)["settings"]["measure"] == "rep"
     code, out, err = _run(capsys, "analyze", os.path.join(ROOT, "recordings", "sim_kettlebell_swing.csv"))
+    assert code == 0 and "hint:" not in err
+    code, out, err = _run(capsys, "replay", squats, "--speed", "max")
+    assert code == 0 and "imu-tempo replay: hint:" in err and "--measure concentric" in err
+    code, out, err = _run(capsys, "replay", squats, "--speed", "max", "--measure", "concentric")
     assert code == 0 and "hint:" not in err
