@@ -142,6 +142,16 @@ async def stream(
     return run
 
 
+def run(coro: Any) -> Any:
+    """Run a coroutine to completion with a hard deadline (60 s)."""
+
+    async def guarded() -> Any:
+        async with asyncio.timeout(60):
+            return await coro
+
+    return asyncio.run(guarded())
+
+
 def wearable_for(session: Any, **kwargs: Any) -> SimulatedWearable:
     kwargs.setdefault("speed", 80.0)
     return SimulatedWearable.from_session(session, **kwargs)
@@ -159,5 +169,5 @@ def engine_works() -> bool:
 
 needs_engine = pytest.mark.skipif(not engine_works(), reason="imu_tempo.engine.Engine is not implemented yet")
 
-__all__ = ["RATES_HZ", "Run", "WearableFaults", "needs_engine", "simulated_session", "stream", "synthetic",
+__all__ = ["RATES_HZ", "Run", "WearableFaults", "needs_engine", "run", "simulated_session", "stream", "synthetic",
            "wearable_for"]

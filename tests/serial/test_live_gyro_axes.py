@@ -7,25 +7,16 @@ a real recording on disk; the blocks pass on unchanged.
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from serialkit import WearableFaults, simulated_session, wearable_for
+from serialkit import WearableFaults, run, simulated_session, wearable_for
 
 from imu_tempo.live import _GyroAxesCheck
 from imu_tempo.sources.recording import ReplaySource, read_recording, write_recording
 from imu_tempo.sources.serial import SerialSource
 from imu_tempo.types import StatusEvent
-
-
-def run(coro):  # noqa: ANN001, ANN201 - a tiny runner with a hard deadline
-    async def guarded():  # noqa: ANN202
-        async with asyncio.timeout(60):
-            return await coro
-
-    return asyncio.run(guarded())
 
 
 async def over_the_pty(session: SimpleNamespace, **wearable: object) -> tuple[list[StatusEvent], list]:

@@ -9,7 +9,7 @@ import tty
 
 import numpy as np
 import pytest
-from serialkit import RATES_HZ, Run, WearableFaults, simulated_session, stream, synthetic, wearable_for
+from serialkit import RATES_HZ, Run, WearableFaults, run, simulated_session, stream, synthetic, wearable_for
 
 from imu_tempo.errors import SourceLost, SourceNotFound, SourceStalled, UnitError
 from imu_tempo.sources.demo import BOOT_GARBAGE
@@ -17,14 +17,6 @@ from imu_tempo.sources.serial import SerialSource
 
 G = 9.80665
 BINARY_LSB_MPS2 = 16 / 32768 * G  # accel quantum of the simulated wearable
-
-
-def run(coro):  # noqa: ANN001, ANN201 - a tiny runner with a hard deadline
-    async def guarded():  # noqa: ANN202
-        async with asyncio.timeout(60):
-            return await coro
-
-    return asyncio.run(guarded())
 
 
 class TestFormatsAndRates:
