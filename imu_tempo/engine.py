@@ -44,7 +44,7 @@ from .filters import (
     smoothing_fir,
     step_periodicity,
 )
-from .orient import OrientationRepDetector
+from .orient import OrientationRepDetector, OrientRep
 from .reps import (
     COL_GAP,
     COL_M,
@@ -282,8 +282,7 @@ class Engine:
     # -- orientation channel ---------------------------------------------------------------------
     def _new_orient(self, *, base: int) -> None:
         """A fresh orientation detector whose sample 0 is ring index ``base``."""
-        self._orient_gait: dict[int, float] = {}  # auto: queue seq -> OrientRep.gait
-        self._orient_rom: dict[int, float] = {}  # auto: queue seq -> OrientRep.rom_deg
+        self._orient_reps: dict[int, OrientRep] = {}  # auto: queue seq -> the rep (its gait, its turn)
         self._bout: list[tuple] = []  # auto: the current orientation bout's reps (held until it counts)
         self._bout_ok = False  # auto: the bout has AUTO_BOUT_MIN reps; its reps are released
         self._vwait: list[tuple] = []  # auto: vertical reps inside a forming bout, until it counts or not
@@ -317,8 +316,7 @@ class Engine:
             start, end = self._orient_to_ring(r.start), self._orient_to_ring(r.end)
             key = max(int(self._orient_to_ring(r.done_at)), int(math.ceil(end)) + hold)
             if self.detector == "auto":
-                self._orient_gait[self._qseq] = r.gait
-                self._orient_rom[self._qseq] = r.rom_deg
+                self._orient_reps[self._qseq] = r
             self._orient_done[self._qseq] = int(self._orient_to_ring(r.done_at))
             self._queue(key, start, end, None, None, None, "orientation")
 
@@ -555,7 +553,7 @@ class Engine:
         """Finalise a queued orientation rep, unless a vertical rep has its movement."""
         self._orient_done.pop(item[1], None)
         if self._overlaps_vertical(item[2], item[3]):
-            self._orient_gait.pop(item[1], None)
+            self._orient_reps.pop(item[1], None)
             return
         self._finalize_item(item)
 
@@ -736,10 +734,9 @@ class Engine:
         then are released (late) in order, leaving out a set-up move far longer or shorter than them;
         reps held back just before the bout that fit it are released with them (_look_back)."""
         key, seq, start, end = item[0], item[1], item[2], item[3]
-        gait = self._orient_gait.pop(seq, 0.0)
-        turned = self._orient_rom.pop(seq, 180.0)
-        piece = turned < AUTO_FRAGMENT_TURN_DEG and self._fragment(start, end)
-        if gait > AUTO_GAIT_MAX or piece or self._claimed(start, end, self._series_spans()):
+        rep = self._orient_reps.pop(seq, None)  # (a detector restarted after a gap forgets its reps)
+        piece = rep is not None and rep.rom_deg < AUTO_FRAGMENT_TURN_DEG and self._fragment(start, end)
+        if (rep is not None and rep.gait > AUTO_GAIT_MAX) or piece or self._claimed(start, end, self._series_spans()):
             self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement (or a lift of it)
             self._held_back.clear()  # nothing before walking or a vertical series joins a later bout
             self._release_vwait(key)
