@@ -756,7 +756,7 @@ def _bar_pose(ch: Mapping[str, np.ndarray], z: np.ndarray, *, alpha_level: float
     return pos, _rot("y", 0.2 * (alpha_level - ch["alpha"])) * _rot("x", 0.3 * ch["roll"])
 
 
-def _max_takeoff_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> float:
+def _max_takeoff_velocity(rise_m: float, duration_s: float, a0_mps2: float, *, keep_pushing: bool = False) -> float:
     """Largest takeoff velocity a push of ``duration_s`` over ``rise_m`` can reach without moving down first.
 
     The drive is a quintic from the squat bottom (at rest, accelerating up at
@@ -764,13 +764,20 @@ def _max_takeoff_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> f
     floor).  A slow drive cannot end very fast: past this velocity the pelvis
     would have to sink below the bottom or rise above the takeoff height first.
     The quintic is linear in v0, so each instant gives a linear bound on v0.
+
+    ``keep_pushing``: the push also keeps accelerating through its first half (at
+    least a quarter of ``a0_mps2``).  At the plain limit the quintic stalls just
+    after the bottom before driving to the release: a hitch no lifter makes.
     """
-    tau = np.linspace(0.0, duration_s, 401)[1:-1]
     base = _quintic(0.0, 0.0, a0_mps2, rise_m, 0.0, -G, duration_s)
     per_v = _quintic(0.0, 0.0, 0.0, 0.0, 1.0, 0.0, duration_s)
-    rows = np.ones((tau.size, 1))
-    vb, vv = _poly_eval(rows * base, tau, 1), _poly_eval(rows * per_v, tau, 1)
-    xb, xv = _poly_eval(rows * base, tau), _poly_eval(rows * per_v, tau)
+
+    def at(tau: np.ndarray, derivative: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.ones((tau.size, 1))
+        return _poly_eval(rows * base, tau, derivative), _poly_eval(rows * per_v, tau, derivative)
+
+    tau = np.linspace(0.0, duration_s, 401)[1:-1]
+    (vb, vv), (xb, xv) = at(tau, 1), at(tau, 0)
     bounds = [4.0 * rise_m / duration_s]
     neg = vv < 0  # v = vb + v0 * vv >= 0
     if neg.any():
@@ -778,26 +785,12 @@ def _max_takeoff_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> f
     pos = xv > 0  # x = xb + v0 * xv <= rise
     if pos.any():
         bounds.append(float(np.min((rise_m - xb[pos]) / xv[pos])))
+    if keep_pushing:
+        ab, av = at(np.linspace(0.0, duration_s / 2.0, 201), 2)
+        neg = av < 0  # a = ab + v0 * av >= a0 / 4
+        if neg.any():
+            bounds.append(float(np.min((ab[neg] - 0.25 * a0_mps2) / -av[neg])))
     return max(0.0, min(bounds))
-
-
-def _max_push_velocity(rise_m: float, duration_s: float, a0_mps2: float) -> float:
-    """Like :func:`_max_takeoff_velocity`, and the push keeps accelerating through its first half.
-
-    At the limit the quintic stalls just after the bottom (its acceleration
-    falls to zero or below) before driving to the release: a hitch no lifter
-    makes.  Here the acceleration stays at least a quarter of ``a0_mps2`` over
-    the first half of the push.
-    """
-    tau = np.linspace(0.0, duration_s / 2.0, 201)
-    rows = np.ones((tau.size, 1))
-    ab = _poly_eval(rows * _quintic(0.0, 0.0, a0_mps2, rise_m, 0.0, -G, duration_s), tau, 2)
-    av = _poly_eval(rows * _quintic(0.0, 0.0, 0.0, 0.0, 1.0, 0.0, duration_s), tau, 2)
-    bound = _max_takeoff_velocity(rise_m, duration_s, a0_mps2)
-    neg = av < 0  # a = ab + v0 * av >= a0 / 4
-    if neg.any():
-        bound = min(bound, float(np.min((ab[neg] - 0.25 * a0_mps2) / -av[neg])))
-    return max(0.0, bound)
 
 
 class _JumpSquatBody(_Body):
@@ -1092,7 +1085,7 @@ class _BenchThrowBody(_Body):
         p["depth_m"] = self.DEPTH_M * (1.0 + float(rng.normal(0.0, 0.03)))
         v0 = float(rng.uniform(*self.V0_MPS)) * (1.0 - 0.5 * vl)  # tired: a slower bar, a lower flight
         a_bottom = self.C_BOTTOM * p["depth_m"] / d["lower"] ** 2
-        p["v0"] = min(v0, _max_push_velocity(p["depth_m"] + self.RELEASE_M, d["throw"], a_bottom))
+        p["v0"] = min(v0, _max_takeoff_velocity(p["depth_m"] + self.RELEASE_M, d["throw"], a_bottom, keep_pushing=True))
         press = d.pop("press")
         # a slower bar is caught with less give, and pressed back up the sooner
         give = max(0.6, p["v0"] / float(np.mean(self.V0_MPS)))
