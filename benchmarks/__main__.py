@@ -280,9 +280,12 @@ def _short_accuracy_table(acc: dict) -> list[str]:
     return L
 
 
-def _named_tables(runs: dict, note=lambda acc: "") -> list[str]:
-    """A short accuracy table per named run ("tempo 1.5", "with a gyroscope", ...), headed by its name."""
-    L: list[str] = []
+def _named_section(runs: dict | None, intro: str, note=lambda acc: "") -> list[str]:
+    """A section of named runs ("tempo 1.5", "with a gyroscope", ...): ``intro``, then a short accuracy
+    table per run headed by its name; nothing when the section was not run."""
+    if not runs:
+        return []
+    L: list[str] = [intro, ""]
     for name, acc in runs.items():
         L += [f"{name}{note(acc)}:", ""] + _short_accuracy_table(acc) + [""]
     return L
@@ -581,60 +584,49 @@ def write_markdown(res: dict[str, Any], cmd: str) -> str:
                 "",
             ]
             L += _short_accuracy_table(nog) + [""]
-        slow = res.get("accuracy_tempo")
-        if slow:
-            L += [
-                "Slow from the first rep: the grid (without jump squats: a jump cannot be slowed at will) with every "
-                "rep 1.5 and 2 times slower, a tempo set or a load heavy from rep 1 (`python -m benchmarks.accuracy "
-                "--tempo 1.5`; the absolute limit is scaled alike, `--threshold-s` 1.8 and 2.4).  A 2x push press "
-                "lifts for 1.2 s and lowers for 1.7 s; a 2x pull-up 1.5 s and 1.9 s.",
-                "",
-            ]
-            L += _named_tables(slow)
-        worse = res.get("accuracy_sensor")
-        if worse:
-            L += [
-                "A worse sensor: the grid with white noise of 0.3 m/s^2 per axis and 0.01 rad/s on the gyroscope "
-                "(`python -m benchmarks.accuracy --noise 0.3 --gyro-noise 0.01`; a cheap IMU at full bandwidth), and "
-                "with every time stamp moved by up to +-0.3 sample periods while the samples stay where they were "
-                "taken (`--stamp-jitter 0.3`; a phone's sensor batching, a coarse packet clock).  `gaps_per_set` is "
-                "the gaps reported; every 4th set really drops samples "
-                f"({(res.get('accuracy') or {}).get('overall', {}).get('gaps_per_set', '?')} per set on the plain grid).",
-                "",
-            ]
-            L += _named_tables(worse, note=lambda acc: f" (gaps per set: {acc['overall'].get('gaps_per_set')})")
-        placed = res.get("accuracy_placements")
-        if placed:
-            L += [
-                "Worn elsewhere: the same sets with the sensor where our presets do not put it (`python -m "
-                "benchmarks.accuracy --placements`, and `--no-gyro` with it; `imu-tempo simulate --placement`): a chest "
-                "strap in swings (it follows the torso's hinge, 0.26 m, not the bell) and in jump squats (the chest "
-                "drops further than the pelvis and turns with the torso), a phone in the trouser pocket in jump squats "
-                "(the thigh swings 50 deg forward at the bottom, and with each step), a chest strap in pull-ups (rises, hardly "
-                "turns), a watch in pull-ups (the hand holds the bar: the forearm only tilts, twice a rep, and "
-                "nothing rises) and a velocity tracker on the bar in push presses (it rests in the rack until the hands "
-                "take it, and stays level: without a gyroscope the orientation channel, reading the acceleration's size, "
-                "sees each press as two swings; those pieces of the vertical channel's lifts are not counted).  The "
-                "others are the analyzer's weak spots, measured, not tuned: with a gyroscope a chest "
-                "strap's swings (about 1 m/s, a third of the wrist's speed) lose the vertical channel's drift tracking; "
-                "without one, the magnitude of a chest that leans into a squat, or of a thigh that swings, is not its "
-                "vertical acceleration; and "
-                "no channel counts a watch's pull-ups.",
-                "",
-            ]
-            L += _named_tables(placed)
-        bench = res.get("accuracy_bench_throw")
-        if bench:
-            L += [
-                "A new exercise: bench throws (`python -m benchmarks.accuracy --exercises bench_throw`, with `--no-gyro`, "
-                "`--seeds 30-33` and `--placements`).  The preset came after the detector was built: lying on a bench, the "
-                "bar is lowered to the chest, thrown, flies, is caught and pressed back to lockout.  The default sensor is "
-                "a velocity tracker on the bar (it rests in the hooks until the hands take it); a watch stops with the "
-                "hands at the release, 0.1-0.2 s before the bar's apex, which the truth's concentric phase runs to (as a "
-                "jump's does), so a watch's first failing rep comes early.",
-                "",
-            ]
-            L += _named_tables(bench)
+        L += _named_section(
+            res.get("accuracy_tempo"),
+            "Slow from the first rep: the grid (without jump squats: a jump cannot be slowed at will) with every "
+            "rep 1.5 and 2 times slower, a tempo set or a load heavy from rep 1 (`python -m benchmarks.accuracy "
+            "--tempo 1.5`; the absolute limit is scaled alike, `--threshold-s` 1.8 and 2.4).  A 2x push press "
+            "lifts for 1.2 s and lowers for 1.7 s; a 2x pull-up 1.5 s and 1.9 s.",
+        )
+        L += _named_section(
+            res.get("accuracy_sensor"),
+            "A worse sensor: the grid with white noise of 0.3 m/s^2 per axis and 0.01 rad/s on the gyroscope "
+            "(`python -m benchmarks.accuracy --noise 0.3 --gyro-noise 0.01`; a cheap IMU at full bandwidth), and "
+            "with every time stamp moved by up to +-0.3 sample periods while the samples stay where they were "
+            "taken (`--stamp-jitter 0.3`; a phone's sensor batching, a coarse packet clock).  `gaps_per_set` is "
+            "the gaps reported; every 4th set really drops samples "
+            f"({(res.get('accuracy') or {}).get('overall', {}).get('gaps_per_set', '?')} per set on the plain grid).",
+            note=lambda acc: f" (gaps per set: {acc['overall'].get('gaps_per_set')})",
+        )
+        L += _named_section(
+            res.get("accuracy_placements"),
+            "Worn elsewhere: the same sets with the sensor where our presets do not put it (`python -m "
+            "benchmarks.accuracy --placements`, and `--no-gyro` with it; `imu-tempo simulate --placement`): a chest "
+            "strap in swings (it follows the torso's hinge, 0.26 m, not the bell) and in jump squats (the chest "
+            "drops further than the pelvis and turns with the torso), a phone in the trouser pocket in jump squats "
+            "(the thigh swings 50 deg forward at the bottom, and with each step), a chest strap in pull-ups (rises, hardly "
+            "turns), a watch in pull-ups (the hand holds the bar: the forearm only tilts, twice a rep, and "
+            "nothing rises) and a velocity tracker on the bar in push presses (it rests in the rack until the hands "
+            "take it, and stays level: without a gyroscope the orientation channel, reading the acceleration's size, "
+            "sees each press as two swings; those pieces of the vertical channel's lifts are not counted).  The "
+            "others are the analyzer's weak spots, measured, not tuned: with a gyroscope a chest "
+            "strap's swings (about 1 m/s, a third of the wrist's speed) lose the vertical channel's drift tracking; "
+            "without one, the magnitude of a chest that leans into a squat, or of a thigh that swings, is not its "
+            "vertical acceleration; and "
+            "no channel counts a watch's pull-ups.",
+        )
+        L += _named_section(
+            res.get("accuracy_bench_throw"),
+            "A new exercise: bench throws (`python -m benchmarks.accuracy --exercises bench_throw`, with `--no-gyro`, "
+            "`--seeds 30-33` and `--placements`).  The preset came after the detector was built: lying on a bench, the "
+            "bar is lowered to the chest, thrown, flies, is caught and pressed back to lockout.  The default sensor is "
+            "a velocity tracker on the bar (it rests in the hooks until the hands take it); a watch stops with the "
+            "hands at the release, 0.1-0.2 s before the bar's apex, which the truth's concentric phase runs to (as a "
+            "jump's does), so a watch's first failing rep comes early.",
+        )
         L += ["The p95 latency of kettlebell swings is the set's first swing, which waits for the second.", ""]
     if res.get("real"):
         r = res["real"]
