@@ -91,9 +91,13 @@ async def stream(
     end_t_s: float | None = None,
     quiet_s: float = 10.0,
     on_block: Any = None,
+    wrap: Any = None,
     **source_kwargs: Any,
 ) -> Run:
     """Open the wearable's port with a SerialSource and collect until the session is over.
+
+    ``wrap(source, status)``, when given, returns the source to read from instead (a wrapper of the
+    SerialSource, e.g. live's checks), ``status`` being where its status events go.
 
     Over means: a block reaches session time ``end_t_s`` (when given), or the wearable
     has finished, its end marker was decoded and every item before it consumed (or, should
@@ -104,10 +108,11 @@ async def stream(
     source_kwargs.setdefault("stall_s", 30.0)  # no spurious "lost" on a loaded machine
     source_kwargs.setdefault("reconnect_s", 10.0)
     src = SerialSource(wearable.port, status=run.statuses.append, **source_kwargs)
+    outer = src if wrap is None else wrap(src, run.statuses.append)
     last = [time.monotonic()]
 
     async def consume() -> None:
-        async for b in src:
+        async for b in outer:
             run.blocks.append(b)
             last[0] = time.monotonic()
             if on_block is not None:
@@ -118,7 +123,7 @@ async def stream(
                 return
 
     try:
-        async with src:
+        async with outer:
             wearable.start()
             task = asyncio.create_task(consume())
             while not task.done():

@@ -11,31 +11,20 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from serialkit import WearableFaults, run, simulated_session, wearable_for
+from serialkit import WearableFaults, run, simulated_session, stream, wearable_for
 
 from imu_tempo.live import _GyroAxesCheck
 from imu_tempo.sources.recording import ReplaySource, read_recording, write_recording
-from imu_tempo.sources.serial import SerialSource
 from imu_tempo.types import StatusEvent
 
 
 async def over_the_pty(session: SimpleNamespace, **wearable: object) -> tuple[list[StatusEvent], list]:
-    """Stream ``session`` from a simulated wearable on a pty through a checked SerialSource."""
+    """Stream ``session`` from a simulated wearable on a pty through a checked SerialSource, to its end
+    marker (a device that reboots restarts its clock: its last time stamp is not known ahead)."""
     w = wearable_for(session, speed=40.0, **wearable)
-    statuses: list[StatusEvent] = []
-    blocks = []
-    src = _GyroAxesCheck(SerialSource(w.port, status=statuses.append, stall_s=30.0, reconnect_s=10.0),
-                         status=statuses.append)
-    try:
-        async with src:
-            w.start()
-            async for b in src:
-                blocks.append(b)
-                if b.t_s[-1] >= w.last_t_s - 1e-9:
-                    break
-    finally:
-        w.stop()
-    return statuses, blocks
+    r = await stream(w, wrap=lambda src, status: _GyroAxesCheck(src, status=status))
+    assert r.error is None
+    return r.statuses, r.blocks
 
 
 def long_set(*, flip: bool) -> SimpleNamespace:
