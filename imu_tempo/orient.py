@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import signal
@@ -83,6 +83,12 @@ _REP_FRAC = 0.6  # a rep lasts at least this fraction of the period (start to en
 _GAIT_WINDOW_S = 4.0  # OrientRep.gait: history it looks at ...
 _GAIT_MIN_RMS_G = 0.05  # ... if |a| varies at least this much (RMS, g): steps jolt the sensor
 _GAIT_LOWPASS_HZ = 4.0  # ... in |a| low-passed at this (or 0.4 x the decimated rate)
+_PHASE_SYM = 0.8  # the first rep of a run less symmetric than this waits: does the set run from its far turnaround?
+_PHASE_GAIN = 0.15  # ... it does if the rep from there is this much more symmetric (and at least _PHASE_SYM)
+_RUN_RATIO = 1.6  # a rep lasting this ratio longer or shorter than the one before starts a new run
+_REST_S = 0.2  # |a| holding within _REST_MAG_G for this long is the sensor at rest (a pause) ...
+_REST_MAG_G = 0.05
+_THROUGH_MAX_S = 0.6  # ... and a turnaround the swing signal stays at for longer is a hold, not gone straight through
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
 _OUTER_I, _OUTER_J = np.array([0, 1, 2, 0, 0, 1]), np.array([0, 1, 2, 1, 2, 2])  # u_i u_j for the covariance
 
@@ -123,6 +129,7 @@ class _Turn:
     confirmed: int  # decimated index whose arrival confirmed it
     h: float  # hysteresis when it was confirmed
     anchor: float  # value of the turnaround before it (where its search started)
+    settled: bool = False  # confirmed by settling (a pause), not by moving back
 
 
 class OrientationRepDetector:
@@ -232,6 +239,8 @@ class OrientationRepDetector:
         self._ew_a = np.array([1.0, alpha - 1.0])
         self._axis_step = max(1, int(round(_AXIS_STEP_S * fs_d)))
         self._settle_w = max(2, int(round(settle_s * fs_d)))
+        self._rest_w = max(2, int(round(_REST_S * fs_d)))
+        self._through_max = _THROUGH_MAX_S * fs_d
         self._chord_min = 2.0 * math.sin(math.radians(self.min_rom_deg) / 2.0)
         self.min_lift_g = float(min_lift_g)
         # the zigzag's floor is the smaller of the two: a swing may be a turn or a lift; which it
@@ -265,6 +274,8 @@ class OrientationRepDetector:
         self._lo_j = self._hi_j = 0
         self._turns: list[_Turn] = []
         self._last_end: _Turn | None = None
+        self._last_dur = 0.0  # duration of the last rep (raw samples)
+        self._pending: tuple[OrientRep, _Turn, float] | None = None  # a set's first rep, phase undecided
         self._settled = False  # the last turnaround was confirmed by settling, not by moving back
         self._inherit_end = False
         self._merged: _Turn | None = None  # set when a wiggle pair was merged away
@@ -315,14 +326,21 @@ class OrientationRepDetector:
     def finish(self) -> list[OrientRep]:
         """End of stream: settle the turnaround in progress and return the last reps."""
         if self._dir == 0 or self._p.shape[0] == 0:
-            return []
+            return self._flush_pending()
         last = self._base + self._p.shape[0] - 1
         h = float(self._hyst(np.array([last]))[0])
         if self._dir * (self._ext - self._anchor) < h:
-            return []
-        turn = _Turn(self._dir, self._ext_j, self._ext, last, h, self._anchor)
+            return self._flush_pending()
+        turn = _Turn(self._dir, self._ext_j, self._ext, last, h, self._anchor, True)
         self._dir = 0
-        return self._add_turn(turn)
+        return self._add_turn(turn) + self._flush_pending()
+
+    def _flush_pending(self) -> list[OrientRep]:
+        if self._pending is None:
+            return []
+        first = self._pending[0]
+        self._pending = None
+        return [replace(first, done_at=max(first.done_at, (self._base + self._p.shape[0] - 1) * self._D))]
 
     # ---------------------------------------------------------------- internals
     def _process(self, lp: np.ndarray, mag: np.ndarray, k0: int) -> list[OrientRep]:
@@ -389,14 +407,15 @@ class OrientationRepDetector:
             self._base += extra
         return reps
 
-    def _flat(self, i0: int) -> np.ndarray:
-        """Range of p over the settle window ending at each buffer index >= i0
+    def _flat(self, i0: int, x: np.ndarray | None = None) -> np.ndarray:
+        """Range of p (or x) over the settle window ending at each buffer index >= i0
         (infinite where the stream is younger than the window)."""
+        x = self._p if x is None else x
         w = self._settle_w
         lo = i0 - (w - 1)
         pad = max(0, -lo)
-        src = self._p[max(lo, 0) :]
-        out = np.full(self._p.shape[0] - i0, np.inf)
+        src = x[max(lo, 0) :]
+        out = np.full(x.shape[0] - i0, np.inf)
         if src.shape[0] >= w:
             win = sliding_windows(src, w)
             out[pad:] = win.max(axis=1) - win.min(axis=1)
@@ -415,7 +434,8 @@ class OrientationRepDetector:
         reps: list[OrientRep] = []
         if n == i0:
             return reps
-        rng = self._flat(i0)
+        # settling is pausing: |a| holds still too (a swing's backswing can be flat in p, never still)
+        rng = np.where(self._flat(i0, self._mag) < _REST_MAG_G, self._flat(i0), np.inf)
         i = i0
         while i < n and self._dir == 0:  # start of stream: the first swing decides the direction
             i = self._first_swing(i)
@@ -453,9 +473,10 @@ class OrientationRepDetector:
             if d * seg[top] > d * self._ext:
                 self._ext = float(seg[top])
                 self._ext_j = self._base + i + top
-            turn = _Turn(d, self._ext_j, self._ext, self._base + i + c, float(hs[c]), self._anchor)
+            settled = bool(back[c] < hs[c])
+            turn = _Turn(d, self._ext_j, self._ext, self._base + i + c, float(hs[c]), self._anchor, settled)
             reps.extend(self._add_turn(turn))
-            self._settled = bool(back[c] < hs[c])
+            self._settled = settled
             self._anchor = self._ext
             self._dir = -d
             self._ext = float(seg[c])
@@ -553,13 +574,47 @@ class OrientationRepDetector:
             self._inherit_end = False
             self._last_end = turn
             return []
+        out, done = self._settle_pending(c)
+        if done:
+            return out
         for a in self._rep_starts(c):
-            rep = self._try_rep(a, c)
-            if rep is not None:
-                self._last_end = c
-                del self._turns[: self._turns.index(c)]
-                return [rep]
-        return []
+            found = self._try_rep(a, c)
+            if found is None:
+                continue
+            rep, sym = found
+            dur = rep.end - rep.start
+            new_run = a is not self._last_end or not self._last_dur / _RUN_RATIO <= dur <= self._last_dur * _RUN_RATIO
+            self._last_dur = dur
+            self._last_end = c
+            if new_run and not c.settled and sym < _PHASE_SYM:
+                # the first rep of a run, lopsided: was its first swing a set-up move into the start position?
+                ia = self._turns.index(a)
+                self._pending = (rep, self._turns[ia + 1], sym)
+                del self._turns[:ia]
+                return out
+            del self._turns[: self._turns.index(c)]
+            return out + [rep]
+        return out
+
+    def _settle_pending(self, c: _Turn) -> tuple[list[OrientRep], bool]:
+        """A run's lopsided first rep a -> b -> (its end) waited for the next turnaround c.  If the rep
+        b -> c is clearly more symmetric, the first swing was a set-up move into the start position (a
+        kettlebell's hike, from where the bell was parked): the run goes from b's kind of turnaround,
+        and ([rep b -> c], True) comes back (True: c is done with).  Otherwise the waiting rep is
+        emitted, settled now, and c goes on as usual: ([that rep], False), or ([], False) if none waited."""
+        if self._pending is None:
+            return [], False
+        first, b, sym = self._pending
+        self._pending = None
+        found = self._try_rep(b, c) if b in self._turns else None
+        if found is not None and found[1] >= max(_PHASE_SYM, sym + _PHASE_GAIN):
+            self._last_end = c
+            self._last_dur = found[0].end - found[0].start
+            del self._turns[: self._turns.index(c)]
+            return [found[0]], True
+        if self._last_end in self._turns:
+            del self._turns[: self._turns.index(self._last_end)]
+        return [replace(first, done_at=c.confirmed * self._D)], False
 
     def _rep_starts(self, c: _Turn) -> list[_Turn]:
         """Turnarounds a rep ending at c may start from, preferred first: the end of the last
@@ -577,7 +632,13 @@ class OrientationRepDetector:
         out += [t for t in reversed(turns[first:-1]) if t.kind == c.kind and c.j - t.j >= min_d]
         return out
 
-    def _try_rep(self, a: _Turn, c: _Turn) -> OrientRep | None:
+    def _try_rep(self, a: _Turn, c: _Turn) -> tuple[OrientRep, float] | None:
+        """The rep a -> b (the farthest turnaround between) -> c and how symmetric its turns are, or None
+        if those turnarounds make no rep.  The symmetry is the smaller over the larger of the angles
+        gravity's direction turned from a to b and from b to c (1 when the sensor turned less than
+        ``min_rom_deg``: a lift, not a turn).  Unlike the swing signal, whose running mean starts where
+        the sensor rested, the angles do not take a set's first swing from rest for a smaller one, nor
+        a lift's acceleration for a turn."""
         ia = self._turns.index(a)
         inner = [t for t in self._turns[ia + 1 : -1] if t.kind != c.kind]
         if not inner:
@@ -597,7 +658,10 @@ class OrientationRepDetector:
             return None
         win = self._u[a.j - self._base : c.j - self._base + 1]
         rom = 0.5 * (_max_angle_deg(win[0], win) + _max_angle_deg(win[-1], win))
-        return OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom, gait=self._gait(c.j))
+        rep = OrientRep(start=start, end=end, done_at=c.confirmed * self._D, rom_deg=rom, gait=self._gait(c.j))
+        ua, ub, uc = (self._u[t.j - self._base] for t in (a, b, c))
+        t1, t2 = _angle_deg(ua, ub), _angle_deg(ub, uc)
+        return rep, 1.0 if max(t1, t2) < self.min_rom_deg else min(t1, t2) / max(t1, t2)
 
     def _big_enough(self, a: _Turn, b: _Turn) -> bool:
         """Is the swing a -> b a movement, not fidgeting: does it move the swing signal or turn the
@@ -687,9 +751,54 @@ class OrientationRepDetector:
         hit = _nonzero(down <= lvl)
         k = int(hit[0]) if hit.size else down.shape[0] - 1
         end = b.j + k - (1.0 - _frac(down, k - 1, lvl) if k > 0 else 0.0)
+        # a turnaround the sensor does not rest at (a swing's backswing) is the boundary itself
+        # a rep that goes straight through both its turnarounds (continuous swings) runs from one to
+        # the other; one that pauses at either is timed from leaving to reaching the start level
+        ta, tc = self._through(a), self._through(c)
+        if ta is not None and tc is not None:
+            start, end = ta, tc
         d, D = self._delay, self._D
         lo = 0.0
         return max(lo, start * D - d), max(lo, end * D - d)
+
+    def _through(self, t: _Turn) -> float | None:
+        """Decimated (fractional) index of a turnaround the movement goes straight through (a swing's
+        backswing), or None where it pauses (or it cannot tell).
+
+        Straight through: p stays within ``edge_frac`` of the swing into it (from where it comes
+        in to where it leaves, or to the sample that confirmed it) for at most _THROUGH_MAX_S, and
+        |a| never holds still there (within _REST_MAG_G for _REST_S).  The turnaround is the middle
+        of that stretch (a backswing's is flat in p).  Only data up to the confirming sample is read,
+        so the answer does not depend on how the stream was split into blocks."""
+        swing = abs(t.value - t.anchor)
+        if swing <= 0.0:
+            return None
+        base = self._base
+        k = t.j - base
+        hi = t.confirmed - base + 1
+        if k <= 0 or hi > self._p.shape[0]:
+            return None
+        dev = t.kind * (t.value - self._p[:hi])  # >= 0, how far p is from the extreme
+        lvl = self.edge_frac * swing
+        before = _nonzero(dev[:k] > lvl)
+        if before.size == 0:
+            return None
+        i0 = int(before[-1])
+        after = _nonzero(dev[k:] > lvl)
+        i1 = k + int(after[0]) if after.size else hi - 1
+        if i1 - i0 > self._through_max:
+            return None  # a hold, however much the sensor jiggles (steps, a tremor): not straight through
+        w = self._rest_w
+        mag = self._mag[i0 : i1 + 1]
+        if mag.shape[0] >= w:
+            win = sliding_windows(mag, w)
+            if float((win.max(axis=1) - win.min(axis=1)).min()) < _REST_MAG_G:
+                return None
+        if not after.size:  # confirmed before p left: the extreme itself
+            return float(t.j)
+        enter = (base + i0) + _frac(-dev, i0, -lvl)  # absolute indices: the same sums in any block split
+        leave = (base + i1 - 1) + _frac(dev, i1 - 1, lvl)
+        return 0.5 * (enter + leave)
 
 
 def _frac(x: np.ndarray, i: int, level: float) -> float:
@@ -710,6 +819,11 @@ def _max_angle_deg(ref: np.ndarray, u: np.ndarray) -> float:
     cz = x * ref[1] - y * ref[0]
     cross = np.sqrt(cx * cx + cy * cy + cz * cz)
     return math.degrees(float(np.max(np.arctan2(cross, u @ ref))))
+
+
+def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
+    """Angle (degrees) between the directions of vectors u and v (3,)."""
+    return _max_angle_deg(u, v[None, :])
 
 
 def _nonzero(mask: np.ndarray) -> np.ndarray:

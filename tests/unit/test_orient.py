@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from imu_tempo.errors import ConfigError
 from imu_tempo.orient import OrientationRepDetector, OrientRep
+from imu_tempo.simulate import simulate_session
 from tests.motion import vertical_session
 
 G = 9.80665
@@ -139,6 +140,49 @@ class TestShapes:
         reps = _run(self._set_up_then_reps(fs_hz), fs_hz=fs_hz)
         assert 5 <= len(reps) <= 8
         assert all(r.start / fs_hz > 10.0 for r in reps)
+
+
+class TestContinuousSwings:
+    """Kettlebell swings from a watch without a gyroscope: the bell is hiked back from where it was
+    parked, then swung without a pause at either end.  A rep runs backswing to backswing."""
+
+    @staticmethod
+    def _matched(fs_hz: float, seed: int) -> tuple[list[tuple[float, float]], list, list[int], list[OrientRep]]:
+        s = simulate_session(exercise="kettlebell_swing", fs_hz=fs_hz, seed=seed, gyro=False)
+        reps = _run(s.accel, fs_hz=fs_hz)
+        spans = [(s.t_s[0] + r.start / fs_hz, s.t_s[0] + r.end / fs_hz) for r in reps]
+        matched = [
+            min(range(len(spans)), key=lambda k: max(abs(spans[k][0] - tr.start_s), abs(spans[k][1] - tr.end_s)))
+            for tr in s.truth
+        ]
+        return spans, list(s.truth), matched, reps
+
+    @pytest.mark.parametrize("fs_hz", [25.0, 100.0])
+    @pytest.mark.parametrize("seed", [0, 2])
+    def test_reps_run_from_backswing_to_backswing(self, fs_hz: float, seed: int) -> None:
+        spans, truth, matched, reps = self._matched(fs_hz, seed)
+        assert matched == list(range(matched[0], matched[0] + len(truth)))  # one rep per swing, in order
+        for k, tr in zip(matched, truth):
+            assert abs(spans[k][0] - tr.start_s) < 0.2 and abs(spans[k][1] - tr.end_s) < 0.2
+        # no pause at the backswing: each rep ends where the next starts (the hike's turnaround is
+        # the first start, not the top of the swing that follows it)
+        assert all(reps[k].end == reps[k + 1].start for k in matched[:-1])
+        dur_err = [abs((spans[k][1] - spans[k][0]) - (tr.end_s - tr.start_s)) for k, tr in zip(matched, truth)]
+        assert np.mean(dur_err) < 0.05
+
+    @pytest.mark.parametrize("blocks", [[1] * 500 + [7] * 300, [64] * 40, [333, 1, 1000]])
+    def test_the_same_reps_whatever_the_blocks(self, blocks: list[int]) -> None:
+        s = simulate_session(exercise="kettlebell_swing", fs_hz=50.0, seed=2, gyro=False)
+        assert _run(s.accel, fs_hz=50.0, blocks=blocks) == _run(s.accel, fs_hz=50.0)
+
+    def test_a_paused_set_ends_each_rep_where_it_reaches_the_rest(self) -> None:
+        # 4 s of rest between 120 deg turns: the turnaround at rest is a pause, not gone straight through
+        acc = np.concatenate([_rotation_stream(fs_hz=50.0, cycles=1, rest_s=2.0, seed=k) for k in range(3)])
+        reps = _run(acc, fs_hz=50.0)
+        assert len(reps) == 3
+        for k, r in enumerate(reps):
+            assert abs(r.end / 50.0 - (4.0 + 6.0 * k)) < 0.3
+        assert all(b.start - a.end > 1.0 * 50.0 for a, b in zip(reps, reps[1:]))
 
 
 class TestGait:
