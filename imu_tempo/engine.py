@@ -122,6 +122,8 @@ AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
 AUTO_FRAGMENT = 1.6  # an orientation rep (80 %) inside a waiting vertical rep this many times longer is a
 AUTO_FRAGMENT_TURN_DEG = 25.0  # piece of it when it turned gravity's direction less than this (a level bar)
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
+AUTO_PARTIAL_TURN = 0.5  # an orientation rep turning less than this fraction of its bout's (median) reps
+AUTO_TURN_MIN_DEG = 30.0  # ... is not one of them, when they turn at least this much
 AUTO_LOOKBACK_GAP_REPS = 3.0  # when a bout counts, reps held back before it count too across pauses up to
 # this many of its median reps (+ 1 s): a lifter resting a few breaths between reps is still in the set
 AUTO_LEAD_MAX = 3.0  # ... and lasting up to this many median reps: a set's first rep often carries the
@@ -177,6 +179,8 @@ class Engine:
         self._last_t: float | None = None
         self._events: list[tuple[int, int, Event]] = []
         self._seq = 0
+        # reps waiting to be finalised: (key, seq, start, end, conc_s, peak_v, rom_m, channel, turn_deg);
+        # key = ring index that settles them, start/end fractional ring indices, turn_deg an orientation rep's
         self._rep_queue: list[tuple] = []
         self._orient_done: dict[int, int] = {}  # queued orientation rep seq -> ring index that settled it
         self._qseq = 0
@@ -318,7 +322,7 @@ class Engine:
             if self.detector == "auto":
                 self._orient_reps[self._qseq] = r
             self._orient_done[self._qseq] = int(self._orient_to_ring(r.done_at))
-            self._queue(key, start, end, None, None, None, "orientation")
+            self._queue(key, start, end, None, None, None, "orientation", r.rom_deg)
 
     # -- ingest: gaps, ring, smoothing -------------------------------------------------------
     def _ingest(self, t: np.ndarray, m: np.ndarray, a: np.ndarray, *, dropped: int) -> None:
@@ -524,10 +528,11 @@ class Engine:
         k_conc = c.lobes.index(c.conc) if c.conc in c.lobes else 0
         return moved_until(c.lobes, k_conc, min_rom_m=self.settings.min_rom_m, level_tol=self.params.level_tol)
 
-    def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str) -> None:
+    def _queue(self, key: int, start: float, end: float, conc_s, peak_v, rom, channel: str,
+               turn_deg: float | None = None) -> None:
         if self.detector == "orientation" and channel.startswith("vertical"):
             return
-        self._rep_queue.append((key, self._qseq, start, end, conc_s, peak_v, rom, channel))
+        self._rep_queue.append((key, self._qseq, start, end, conc_s, peak_v, rom, channel, turn_deg))
         self._qseq += 1
 
     def _finalize(self, upto: int) -> None:
@@ -570,7 +575,7 @@ class Engine:
 
     def _finalize_item(self, item: tuple) -> None:
         """Finalise one queued rep (``_finalize``): a vertical rep, or an orientation rep no vertical rep overlaps."""
-        _, _, start, end, *_, channel = item
+        _, _, start, end, *_, channel, _ = item
         if channel == "orientation":
             if self.detector == "auto":
                 self._auto_orient(item)
@@ -592,7 +597,7 @@ class Engine:
         self._emit_vertical(item)
 
     def _emit_vertical(self, item: tuple) -> None:
-        key, _, start, end, conc_s, peak_v, rom, channel = item
+        key, _, start, end, conc_s, peak_v, rom, channel, _ = item
         # the set may have ended before this rep was known (whether it waits depends on that): close
         # it in data order, as _finalize_rep would, not whenever the block happened to end
         self._check_set_end(upto=min(max(key, self.ring.first), self.ring.total - 1) + 1)
@@ -780,10 +785,17 @@ class Engine:
         )
 
     def _fits_bout(self, item: tuple) -> bool:
-        """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT)?"""
+        """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT),
+        and, when they turn the sensor (AUTO_TURN_MIN_DEG), turn it at least AUTO_PARTIAL_TURN as far (a
+        swing forward to park the bell turns a wrist half as far as the swings)?"""
         med = self._bout_median()
         lo, hi = AUTO_CONSISTENT
-        return lo * med <= item[3] - item[2] <= hi * med
+        if not lo * med <= item[3] - item[2] <= hi * med:
+            return False
+        turns = sorted(q[8] for q in self._bout if q[8] is not None)
+        if item[8] is None or not turns or turns[len(turns) // 2] < AUTO_TURN_MIN_DEG:
+            return True
+        return item[8] >= AUTO_PARTIAL_TURN * turns[len(turns) // 2]
 
     def _hold_back(self, items: list[tuple]) -> None:
         """Auto: orientation reps that did not count; a bout that counts right after may take them in."""

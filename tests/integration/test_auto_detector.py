@@ -190,6 +190,18 @@ def test_unknown_detector_names_the_choices():
         Settings(detector="gyro")
 
 
+@pytest.mark.parametrize(("seed", "fatigue"), [(0, True), (3, True), (0, False), (2, False)])
+def test_kettlebell_swings_from_an_accelerometer_alone(seed, fatigue):
+    """Without a gyroscope only the orientation channel sees swings: every swing counts, the hike before
+    them and the swing forward to park the bell (half the turn) do not, and the set fails where it does."""
+    s = simulate_session(exercise="kettlebell_swing", fs_hz=50.0, seed=seed, fatigue=fatigue, gyro=False)
+    eng, auto = run(s.t_s, s.accel, None, s.fs_hz, detector="auto")
+    assert len(auto) == len(s.truth)
+    err = [abs(r.duration_s - (tr.end_s - tr.start_s)) for r, tr in zip(auto, s.truth)]
+    assert max(err) < 0.2 and np.mean(err) < 0.05
+    assert eng.sets[0].first_failure_rep == s.truth_failure.get(1)
+
+
 @pytest.mark.parametrize("exercise", ["jump_squat", "pull_up"])
 def test_auto_with_a_gyroscope_is_the_vertical_channel(exercise):
     """With a gyro the vertical channel follows any rotation: auto leaves it alone (same reps, same
