@@ -122,6 +122,7 @@ AUTO_SERIES_GAP_S = 6.0  # vertical reps this close (end to start) form a series
 AUTO_FRAGMENT = 1.6  # an orientation rep (80 %) inside a waiting vertical rep this many times longer is a
 AUTO_FRAGMENT_TURN_DEG = 25.0  # piece of it when it turned gravity's direction less than this (a level bar)
 AUTO_GAIT_MAX = 0.4  # an orientation rep whose OrientRep.gait is above this is a walking arm swing
+AUTO_WALK_MAX_TURN_DEG = 60.0  # ... but one turning further may still join a bout right after (look-back)
 AUTO_PARTIAL_TURN = 0.5  # an orientation rep turning less than this fraction of its bout's (median) reps
 AUTO_TURN_MIN_DEG = 30.0  # ... is not one of them, when they turn at least this much
 AUTO_LOOKBACK_GAP_REPS = 3.0  # when a bout counts, reps held back before it count too across pauses up to
@@ -741,9 +742,13 @@ class Engine:
         key, seq, start, end = item[0], item[1], item[2], item[3]
         rep = self._orient_reps.pop(seq, None)  # (a detector restarted after a gap forgets its reps)
         piece = rep is not None and rep.rom_deg < AUTO_FRAGMENT_TURN_DEG and self._fragment(start, end)
-        if (rep is not None and rep.gait > AUTO_GAIT_MAX) or piece or self._claimed(start, end, self._series_spans()):
+        walking = rep is not None and rep.gait > AUTO_GAIT_MAX
+        claimed = self._claimed(start, end, self._series_spans())
+        if walking or piece or claimed:
             self._bout, self._bout_ok = [], False  # walking, or the vertical channel has this movement (or a lift of it)
             self._held_back.clear()  # nothing before walking or a vertical series joins a later bout
+            if walking and not (piece or claimed) and rep.rom_deg >= AUTO_WALK_MAX_TURN_DEG:
+                self._hold_back([item])  # steps do not swing an arm that far: a bout right after may take it in
             self._release_vwait(key)
             return
         if self._bout and start - self._bout[-1][3] > self._bout_gap():
@@ -785,17 +790,11 @@ class Engine:
         )
 
     def _fits_bout(self, item: tuple) -> bool:
-        """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT),
-        and, when they turn the sensor (AUTO_TURN_MIN_DEG), turn it at least AUTO_PARTIAL_TURN as far (a
-        swing forward to park the bell turns a wrist half as far as the swings)?"""
+        """Auto: does an orientation rep last about as long as the counted bout's reps (AUTO_CONSISTENT)
+        and turn the sensor about as far (_turns_alike)?"""
         med = self._bout_median()
         lo, hi = AUTO_CONSISTENT
-        if not lo * med <= item[3] - item[2] <= hi * med:
-            return False
-        turns = sorted(q[8] for q in self._bout if q[8] is not None)
-        if item[8] is None or not turns or turns[len(turns) // 2] < AUTO_TURN_MIN_DEG:
-            return True
-        return item[8] >= AUTO_PARTIAL_TURN * turns[len(turns) // 2]
+        return lo * med <= item[3] - item[2] <= hi * med and self._turns_alike(item, self._bout)
 
     def _hold_back(self, items: list[tuple]) -> None:
         """Auto: orientation reps that did not count; a bout that counts right after may take them in."""
@@ -822,11 +821,26 @@ class Engine:
                 break
             if self._claimed(q[2], q[3], series) or self._overlaps_vertical(q[2], q[3]):
                 break
+            if q[8] is not None and q[8] >= AUTO_WALK_MAX_TURN_DEG and not self._turns_alike(q, release, both_ways=True):
+                break
             if self._time_at(q[2]) < floor:
                 break
             taken.append(q)
             nxt = q
         return taken[::-1]
+
+    def _turns_alike(self, item: tuple, reps: list[tuple], *, both_ways: bool = False) -> bool:
+        """Auto: does an orientation rep turn the sensor at least AUTO_PARTIAL_TURN as far as the median of
+        ``reps`` (when they turn it AUTO_TURN_MIN_DEG or more: a swing forward to park the bell turns a
+        wrist half as far as the swings)?  ``both_ways``: and at most 1 / AUTO_PARTIAL_TURN as far, when
+        either turns it that much (a clean to the rack is no press)."""
+        turns = sorted(q[8] for q in reps if q[8] is not None)
+        if item[8] is None or not turns:
+            return True
+        med = turns[len(turns) // 2]
+        if (max(med, item[8]) if both_ways else med) < AUTO_TURN_MIN_DEG:
+            return True
+        return AUTO_PARTIAL_TURN * med <= item[8] and (not both_ways or item[8] * AUTO_PARTIAL_TURN <= med)
 
     def _continues_set(self, item: tuple) -> bool:
         """Auto: does this orientation rep go on with an established set (AUTO_BOUT_MIN reps of either

@@ -156,6 +156,7 @@ def test_set_up_moves_longer_than_the_bouts_reps_are_left_out():
 
 @pytest.mark.parametrize(("exercise", "fs", "seed", "fatigue"), [
     ("push_press", 100.0, 0, False), ("push_press", 25.0, 0, True), ("jump_squat", 100.0, 2, True),
+    ("push_press", 100.0, 1, False),  # the clean to the rack turns the wrist 180 deg just after a walk
 ])
 def test_without_a_gyro_a_lift_is_one_rep_not_the_turns_inside_it(exercise, fs, seed, fatigue):
     """From a wrist without a gyroscope a push press turns the sensor at the dip, the drive and the
@@ -190,10 +191,11 @@ def test_unknown_detector_names_the_choices():
         Settings(detector="gyro")
 
 
-@pytest.mark.parametrize(("seed", "fatigue"), [(0, True), (3, True), (0, False), (2, False)])
+@pytest.mark.parametrize(("seed", "fatigue"), [(0, True), (3, True), (0, False), (2, False), (2, True), (1, False)])
 def test_kettlebell_swings_from_an_accelerometer_alone(seed, fatigue):
     """Without a gyroscope only the orientation channel sees swings: every swing counts, the hike before
-    them and the swing forward to park the bell (half the turn) do not, and the set fails where it does."""
+    them and the swing forward to park the bell (half the turn) do not, and the set fails where it does.
+    (Seeds 2 and 1: the hike's jolts make the first swing look like a step; it turns too far for one.)"""
     s = simulate_session(exercise="kettlebell_swing", fs_hz=50.0, seed=seed, fatigue=fatigue, gyro=False)
     eng, auto = run(s.t_s, s.accel, None, s.fs_hz, detector="auto")
     assert len(auto) == len(s.truth)
