@@ -25,9 +25,9 @@ feeding the same samples in any block sizes gives the same reps):
    turns moves ``p`` by its acceleration along gravity, a few tenths of g), the second term decaying (time constant ``decay_s``)
    while no turnaround comes, so a big setting-up move does not mask the set.
    A turnaround is confirmed when ``p`` moves back by ``h`` or settles (its
-   range over ``settle_s`` stays below ``settle_frac * h`` near the extreme;
-   reopened if ``p`` then moves on the same way), which keeps latency
-   low when the lifter pauses between reps.
+   range over ``settle_s`` stays below ``settle_frac * h`` near the extreme
+   while |a| holds still too; reopened if ``p`` then moves on the same way),
+   which keeps latency low when the lifter pauses between reps.
    A move back that is less than half the swing before it, followed by a move on,
    is a wiggle: both of its turnarounds are forgotten and the swing goes on (not
    when that swing took longer than a period of the set: a set-up move or a drift
@@ -49,7 +49,13 @@ feeding the same samples in any block sizes gives the same reps):
    share their boundary turnaround: the end of the last rep is tried first as
    the start (the set's phase), then later turnarounds of the same kind.
    Start and end are where ``p`` leaves / reaches the start level
-   (``edge_frac`` of the swing), shifted back by the low-pass group delay.
+   (``edge_frac`` of the swing), shifted back by the low-pass group delay;
+   a rep that goes straight through both its turnarounds (|a| never still
+   there: continuous swings) runs from one turnaround to the other instead.
+   A run's first rep whose turns are lopsided (the first swing came from
+   elsewhere: a kettlebell hiked back from where it was parked) waits for the
+   next turnaround: if the rep from its far turnaround is clearly more
+   symmetric, the run goes from that kind of turnaround (its phase).
 
 Python work is per block, per turnaround and per rep; the per-sample work is
 numpy/scipy.  Indices are absolute sample indices (the count of samples fed
