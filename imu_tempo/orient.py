@@ -92,8 +92,8 @@ _GAIT_LOWPASS_HZ = 4.0  # ... in |a| low-passed at this (or 0.4 x the decimated 
 _PHASE_SYM = 0.8  # the first rep of a run less symmetric than this waits: does the set run from its far turnaround?
 _PHASE_GAIN = 0.15  # ... it does if the rep from there is this much more symmetric (and at least _PHASE_SYM)
 _RUN_RATIO = 1.6  # a rep lasting this ratio longer or shorter than the one before starts a new run
-_REST_S = 0.2  # |a| holding within _REST_MAG_G for this long is the sensor at rest (a pause) ...
-_REST_MAG_G = 0.05
+_REST_MAG_G = 0.05  # |a| holding within this (g) for _REST_S is the sensor at rest (a pause) ...
+_REST_S = 0.2
 _THROUGH_MAX_S = 0.6  # ... and a turnaround the swing signal stays at for longer is a hold, not gone straight through
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
 _OUTER_I, _OUTER_J = np.array([0, 1, 2, 0, 0, 1]), np.array([0, 1, 2, 1, 2, 2])  # u_i u_j for the covariance
@@ -281,7 +281,8 @@ class OrientationRepDetector:
         self._turns: list[_Turn] = []
         self._last_end: _Turn | None = None
         self._last_dur = 0.0  # duration of the last rep (raw samples)
-        self._pending: tuple[OrientRep, _Turn, float] | None = None  # a set's first rep, phase undecided
+        # a run's lopsided first rep waiting for the next turnaround: (rep, its far turnaround, symmetry)
+        self._pending: tuple[OrientRep, _Turn, float] | None = None
         self._settled = False  # the last turnaround was confirmed by settling, not by moving back
         self._inherit_end = False
         self._merged: _Turn | None = None  # set when a wiggle pair was merged away
@@ -342,6 +343,7 @@ class OrientationRepDetector:
         return self._add_turn(turn) + self._flush_pending()
 
     def _flush_pending(self) -> list[OrientRep]:
+        """End of stream: a rep still waiting to know its run's phase comes out as it is."""
         if self._pending is None:
             return []
         first = self._pending[0]
@@ -757,7 +759,6 @@ class OrientationRepDetector:
         hit = _nonzero(down <= lvl)
         k = int(hit[0]) if hit.size else down.shape[0] - 1
         end = b.j + k - (1.0 - _frac(down, k - 1, lvl) if k > 0 else 0.0)
-        # a turnaround the sensor does not rest at (a swing's backswing) is the boundary itself
         # a rep that goes straight through both its turnarounds (continuous swings) runs from one to
         # the other; one that pauses at either is timed from leaving to reaching the start level
         ta, tc = self._through(a), self._through(c)
@@ -794,10 +795,9 @@ class OrientationRepDetector:
         i1 = k + int(after[0]) if after.size else hi - 1
         if i1 - i0 > self._through_max:
             return None  # a hold, however much the sensor jiggles (steps, a tremor): not straight through
-        w = self._rest_w
         mag = self._mag[i0 : i1 + 1]
-        if mag.shape[0] >= w:
-            win = sliding_windows(mag, w)
+        if mag.shape[0] >= self._rest_w:
+            win = sliding_windows(mag, self._rest_w)
             if float((win.max(axis=1) - win.min(axis=1)).min()) < _REST_MAG_G:
                 return None
         if not after.size:  # confirmed before p left: the extreme itself
