@@ -94,6 +94,8 @@ _PHASE_GAIN = 0.15  # ... it does if the rep from there is this much more symmet
 _RUN_RATIO = 1.6  # a rep lasting this ratio longer or shorter than the one before starts a new run
 _REST_MAG_G = 0.05  # |a| holding within this (g) for _REST_S is the sensor at rest (a pause) ...
 _REST_S = 0.2
+_SETTLE_MAG_G = 0.1  # a turnaround settles (p flat) only while |a| stays within this over ``settle_s``: a held
+# weight trembles (a real wrist's pauses, 0.05-0.1 g), a swing's backswing moves |a| by more (0.12 g and up)
 _THROUGH_MAX_S = 0.6  # ... and a turnaround the swing signal stays at for longer is a hold, not gone straight through
 _EXTEND_FRAC = 0.3  # a settled turnaround reopens if the signal moves on by this fraction of h
 _OUTER_I, _OUTER_J = np.array([0, 1, 2, 0, 0, 1]), np.array([0, 1, 2, 1, 2, 2])  # u_i u_j for the covariance
@@ -443,7 +445,7 @@ class OrientationRepDetector:
         if n == i0:
             return reps
         # settling is pausing: |a| holds still too (a swing's backswing can be flat in p, never still)
-        rng = np.where(self._flat(i0, self._mag) < _REST_MAG_G, self._flat(i0), np.inf)
+        rng = np.where(self._flat(i0, self._mag) < _SETTLE_MAG_G, self._flat(i0), np.inf)
         i = i0
         while i < n and self._dir == 0:  # start of stream: the first swing decides the direction
             i = self._first_swing(i)
