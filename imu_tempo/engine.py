@@ -805,7 +805,9 @@ class Engine:
         stranded before a rest-pause, a first rep with the set-up move merged in) count too while
         they follow each other with pauses under AUTO_LOOKBACK_GAP_REPS median reps (+ 1 s), last
         AUTO_CONSISTENT[0] to AUTO_LEAD_MAX median reps (of the reps released), and no vertical rep or series has their
-        movement.  Never before the open set's last rep (reps do not overlap)."""
+        movement; one that turned the sensor AUTO_WALK_MAX_TURN_DEG or more (perhaps held back from the
+        walking veto) must turn it about as far as they do (_turns_alike both ways).  Never before the
+        open set's last rep (reps do not overlap)."""
         if not release:
             return []
         durs = sorted(q[3] - q[2] for q in release)
