@@ -427,8 +427,7 @@ class OrientationRepDetector:
         src = x[max(lo, 0) :]
         out = np.full(x.shape[0] - i0, np.inf)
         if src.shape[0] >= w:
-            win = sliding_windows(src, w)
-            out[pad:] = win.max(axis=1) - win.min(axis=1)
+            out[pad:] = _window_ranges(src, w)
         return out
 
     def _zigzag(self, i0: int) -> list[OrientRep]:
@@ -798,10 +797,8 @@ class OrientationRepDetector:
         if i1 - i0 > self._through_max:
             return None  # a hold, however much the sensor jiggles (steps, a tremor): not straight through
         mag = self._mag[i0 : i1 + 1]
-        if mag.shape[0] >= self._rest_w:
-            win = sliding_windows(mag, self._rest_w)
-            if float((win.max(axis=1) - win.min(axis=1)).min()) < _REST_MAG_G:
-                return None
+        if mag.shape[0] >= self._rest_w and float(_window_ranges(mag, self._rest_w).min()) < _REST_MAG_G:
+            return None
         if not after.size:  # confirmed before p left: the extreme itself
             return float(t.j)
         enter = (base + i0) + _frac(-dev, i0, -lvl)  # absolute indices: the same sums in any block split
@@ -827,6 +824,12 @@ def _max_angle_deg(ref: np.ndarray, u: np.ndarray) -> float:
     cz = x * ref[1] - y * ref[0]
     cross = np.sqrt(cx * cx + cy * cy + cz * cz)
     return math.degrees(float(np.max(np.arctan2(cross, u @ ref))))
+
+
+def _window_ranges(x: np.ndarray, w: int) -> np.ndarray:
+    """Range (max - min) of x over each window of w consecutive samples (len(x) >= w)."""
+    win = sliding_windows(x, w)
+    return win.max(axis=1) - win.min(axis=1)
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
